@@ -333,17 +333,77 @@ class sac_tls implements Callable<Integer> {
     record Listed(String time, String domain, String relay) {
     }
 
-    /** The TLS session an smtp process announced last: what its next delivery may use. */
-    static final class TlsSession {
-        int tlsClass;
-        long relayHash;
-        long queueIdHash;
-        String protocol;
-        String cipher;
+    /**
+     * A buffer of whole lines handed from the reader thread to the parser, with the smtp
+     * client lines the reader thread already found in it.
+     */
+    static final class Chunk {
+        final byte[] bytes;
+        int length;
+        final Tags tags = new Tags();
+
+        Chunk(int size) {
+            bytes = new byte[size];
+        }
     }
 
-    /** A run of whole lines handed from the reader thread to the parser. */
-    record Chunk(byte[] bytes, int length) {
+    /** The smtp client lines found: where the '[' of each tag is, and where its line ends. */
+    static final class Tags {
+        int[] at = new int[8192];
+        int count;
+
+        void add(int open, int end) {
+            if (2 * count == at.length) {
+                at = java.util.Arrays.copyOf(at, 2 * at.length);
+            }
+            at[2 * count] = open;
+            at[2 * count + 1] = end;
+            count++;
+        }
+    }
+
+    /**
+     * The TLS session each smtp process announced last, keyed by process ID in a fixed
+     * two-way set-associative table, so memory stays the same however long the log is. A
+     * process not seen for long is forgotten when a newer one needs its slot.
+     */
+    static final class Sessions {
+        private static final int SETS = 1 << 14;
+
+        private final int[] pids = new int[2 * SETS];
+        private final long[] used = new long[2 * SETS];
+        final byte[] tlsClass = new byte[2 * SETS];
+        final long[] relayHash = new long[2 * SETS];
+        final long[] queueIdHash = new long[2 * SETS];
+        final int[] protocolLength = new int[2 * SETS];
+        final byte[][] details = new byte[2 * SETS][];
+        private long clock;
+
+        /** The slot of process {@code pid}, or -1 when it announced no session. */
+        int find(int pid) {
+            int slot = (pid & (SETS - 1)) << 1;
+            if (pids[slot] == pid) {
+                used[slot] = ++clock;
+                return slot;
+            }
+            if (pids[slot + 1] == pid) {
+                used[slot + 1] = ++clock;
+                return slot + 1;
+            }
+            return -1;
+        }
+
+        /** The slot for a new session of process {@code pid}. */
+        int claim(int pid) {
+            int slot = find(pid);
+            if (slot < 0) {
+                slot = (pid & (SETS - 1)) << 1;
+                slot = used[slot] <= used[slot + 1] ? slot : slot + 1;
+                pids[slot] = pid;
+                used[slot] = ++clock;
+            }
+            return slot;
+        }
     }
 
     /**
@@ -354,6 +414,7 @@ class sac_tls implements Callable<Integer> {
         static final int MAX_DOMAINS = 50_000;
         static final int MAX_LISTED = 100;
         static final String OTHER_DOMAINS = "(other domains)";
+        private static final int SLOTS = 1 << 17;
 
         final long[] byClass = new long[TLS_CLASSES.length];
         long deliveries;
@@ -365,44 +426,92 @@ class sac_tls implements Callable<Integer> {
         long tlsBounces;
         long tlsLines;
         long loopback;
-        final Map<String, long[]> domains = new java.util.HashMap<>();
-        final java.util.ArrayDeque<Listed> cleartextList = new java.util.ArrayDeque<>();
+        private final long[] domainHashes = new long[SLOTS];
+        private final String[] domainNames = new String[SLOTS];
+        private final long[] domainCounts = new long[2 * SLOTS];
+        private int domainCount;
+        private final byte[][] listedLines = new byte[MAX_LISTED][];
+        private final int[][] listedFields = new int[MAX_LISTED][];
+        private long listed;
 
         long encrypted() {
             return deliveries - byClass[CLEARTEXT];
         }
 
-        void count(String domain, int tlsClass) {
-            var row = domains.get(domain);
-            if (row == null) {
-                var key = domains.size() < MAX_DOMAINS ? domain : OTHER_DOMAINS;
-                row = domains.computeIfAbsent(key, k -> new long[2]);
+        /** Counts a delivery to the domain b[start, end), whose lower-case hash is given. */
+        void count(byte[] b, int start, int end, long hash, int tlsClass) {
+            int slot = (int) (hash ^ hash >>> 29) & (SLOTS - 1);
+            while (domainNames[slot] != null && domainHashes[slot] != hash) {
+                slot = (slot + 1) & (SLOTS - 1);
             }
-            row[0]++;
+            if (domainNames[slot] == null) {
+                if (domainCount == MAX_DOMAINS) {
+                    var other = LogScanner.ascii(OTHER_DOMAINS);
+                    count(other, 0, other.length, LogScanner.hashLower(other, 0, other.length),
+                            tlsClass);
+                    return;
+                }
+                domainCount++;
+                domainHashes[slot] = hash;
+                domainNames[slot] = start == end ? "(no domain)"
+                        : LogScanner.text(b, start, end).toLowerCase(java.util.Locale.ROOT);
+            }
+            domainCounts[2 * slot]++;
             if (tlsClass != CLEARTEXT) {
-                row[1]++;
+                domainCounts[2 * slot + 1]++;
             }
         }
 
-        void listCleartext(Listed delivery) {
-            if (cleartextList.size() == MAX_LISTED) {
-                cleartextList.removeFirst();
+        /** Keeps a copy of a cleartext delivery's line, with where its fields lie. */
+        void listCleartext(byte[] b, int lineStart, int lineEnd, int... fields) {
+            int i = (int) (listed++ % MAX_LISTED);
+            int length = Math.min(lineEnd - lineStart, 4096);
+            if (listedLines[i] == null || listedLines[i].length < length) {
+                listedLines[i] = new byte[Math.max(length, 512)];
             }
-            cleartextList.addLast(delivery);
+            System.arraycopy(b, lineStart, listedLines[i], 0, length);
+            listedFields[i] = fields.clone();
+            for (int f = 0; f < fields.length; f++) {
+                listedFields[i][f] = Math.min(length, fields[f] - lineStart);
+            }
         }
 
-        List<Map.Entry<String, long[]>> domainsByVolume() {
-            var rows = new ArrayList<>(domains.entrySet());
-            rows.sort((a, b) -> a.getValue()[0] != b.getValue()[0]
-                    ? Long.compare(b.getValue()[0], a.getValue()[0])
-                    : a.getKey().compareTo(b.getKey()));
+        /** The newest cleartext deliveries kept, oldest first. */
+        List<Listed> cleartextList() {
+            var list = new ArrayList<Listed>();
+            long first = Math.max(0, listed - MAX_LISTED);
+            for (long n = first; n < listed; n++) {
+                int i = (int) (n % MAX_LISTED);
+                byte[] line = listedLines[i];
+                int[] f = listedFields[i];
+                list.add(new Listed(LogScanner.text(line, 0, f[0]),
+                        LogScanner.text(line, f[1], f[2]).toLowerCase(java.util.Locale.ROOT),
+                        LogScanner.text(line, f[3], f[4])));
+            }
+            return list;
+        }
+
+        record DomainRow(String domain, long deliveries, long encrypted) {
+        }
+
+        List<DomainRow> domainsByVolume() {
+            var rows = new ArrayList<DomainRow>();
+            for (int slot = 0; slot < SLOTS; slot++) {
+                if (domainNames[slot] != null) {
+                    rows.add(new DomainRow(domainNames[slot], domainCounts[2 * slot],
+                            domainCounts[2 * slot + 1]));
+                }
+            }
+            rows.sort(java.util.Comparator.comparingLong(DomainRow::deliveries).reversed()
+                    .thenComparing(DomainRow::domain));
             return rows;
         }
     }
 
     /**
-     * The byte-level parser. Feed it whole lines with {@link #scan}; it keeps, per smtp
-     * process, the last TLS session announced (a size-capped map), and counts into a tally.
+     * The byte-level parser. Feed it whole lines with {@link #scan}; it finds smtp client
+     * lines by their tag ("postfix.../smtp[PID]: "), remembers each process's TLS session
+     * and counts each delivery into a tally. Nothing else on a line is decoded.
      */
     static final class LogScanner {
         private static final VarHandle LONGS =
@@ -413,64 +522,90 @@ class sac_tls implements Callable<Integer> {
         private static final long HIGHS = 0x8080808080808080L;
         private static final long BRACKETS = ONES * '[';
         private static final long NEWLINES = ONES * '\n';
+        private static final long COMMAS = ONES * ',';
         private static final int SMTP = 's' | 'm' << 8 | 't' << 16 | 'p' << 24;
-        private static final int MAX_PROCESSES = 4096;
-        private static final byte[] POSTFIX = ascii("postfix");
+        private static final int POST = 'p' | 'o' << 8 | 's' << 16 | 't' << 24;
         private static final byte[] TLS_CONNECTION = ascii(" TLS connection ");
         private static final byte[] CANNOT_START_TLS = ascii("Cannot start TLS");
         private static final byte[] TO = ascii("to=<");
-        private static final byte[] RELAY = ascii(", relay=");
-        private static final byte[] TLS_FIELD = ascii(", tls=");
-        private static final byte[] DSN = ascii(", dsn=");
-        private static final byte[] STATUS = ascii(", status=");
+        private static final byte[] RELAY = ascii("relay=");
+        private static final byte[] TLS_FIELD = ascii("tls=");
+        private static final byte[] DSN = ascii("dsn=");
+        private static final byte[] STATUS = ascii("status=");
         private static final byte[] WITH_CIPHER = ascii(" with cipher ");
         private static final byte[] SPACE_TO = ascii(" to ");
-        private static final byte[] PORT = ascii("]:");
-        private static final byte[] COLON = ascii(": ");
         private static final byte[] TLS = ascii("TLS");
+        private static final byte[] LOCALHOST = ascii("localhost[");
         private static final byte[][] CLASS_WORDS = {ascii("Verified"), ascii("Trusted"),
             ascii("Untrusted"), ascii("Anonymous")};
-        private static final byte[] LOCALHOST = ascii("localhost[");
         private static final byte[][] LOOPBACK = {ascii("127."), ascii("::1]"),
             ascii("ipv6:::1]")};
 
         final LogTally tally = new LogTally();
+        private final Sessions sessions = new Sessions();
         private final boolean includeLoopback;
         private final long sinceEpoch;
         private final java.util.function.Consumer<Delivery> detail;
-        private final Map<Integer, TlsSession> sessions =
-                new java.util.LinkedHashMap<>(256, 0.75f, true) {
-                    @Override
-                    protected boolean removeEldestEntry(Map.Entry<Integer, TlsSession> eldest) {
-                        return size() > MAX_PROCESSES;
-                    }
-                };
 
         /**
          * @param sinceEpoch count only deliveries logged at or after this second (or
          *     Long.MIN_VALUE)
-         * @param detail receives every remote delivery decoded in full, or null
+         * @param detail receives every delivery decoded in full (loopback ones too), or null
          */
         LogScanner(boolean includeLoopback, long sinceEpoch,
                 java.util.function.Consumer<Delivery> detail) {
-            this.includeLoopback = includeLoopback;
+            this.includeLoopback = includeLoopback || detail != null;
             this.sinceEpoch = sinceEpoch;
             this.detail = detail;
         }
 
         /** Scans the whole lines in bytes[from, to); the last one may lack its newline. */
         void scan(byte[] bytes, int from, int to) {
+            var tags = new Tags();
+            findTags(bytes, from, to, tags);
+            scanTags(bytes, from, to, tags);
+        }
+
+        /**
+         * Finds the smtp client lines in bytes[from, to) by the "/smtp[" that ends their tag.
+         * This is the only pass over every byte, so it may run on another thread.
+         */
+        static void findTags(byte[] bytes, int from, int to, Tags tags) {
+            tags.count = 0;
             int i = from;
-            while (true) {
-                int open = indexOf(bytes, i, to, BRACKETS);
-                if (open < 0) {
-                    return;
+            for (; i <= to - 8; i += 8) {
+                long x = (long) LONGS.get(bytes, i) ^ BRACKETS;
+                long found = (x - ONES) & ~x & HIGHS;
+                while (found != 0) {
+                    int open = i + (Long.numberOfTrailingZeros(found) >>> 3);
+                    found &= found - 1;
+                    if (isSmtpTag(bytes, from, open)) {
+                        int end = indexOf(bytes, open, to, NEWLINES);
+                        end = end < 0 ? to : end;
+                        tags.add(open, end);
+                        i = end + 1 - 8;
+                        found = 0;
+                    }
                 }
-                i = open + 1;
-                if (open - from >= 5 && (int) INTS.get(bytes, open - 4) == SMTP
-                        && bytes[open - 5] == '/') {
-                    i = smtpLine(bytes, from, open, to);
+            }
+            for (; i < to; i++) {
+                if (isSmtpTag(bytes, from, i)) {
+                    int end = indexOf(bytes, i, to, NEWLINES);
+                    tags.add(i, end < 0 ? to : end);
+                    i = end < 0 ? to : end;
                 }
+            }
+        }
+
+        private static boolean isSmtpTag(byte[] bytes, int from, int open) {
+            return open - from >= 12 && bytes[open] == '[' && bytes[open - 5] == '/'
+                    && (int) INTS.get(bytes, open - 4) == SMTP;
+        }
+
+        /** Decodes the lines found by findTags; bytes[from, to) holds whole lines. */
+        void scanTags(byte[] bytes, int from, int to, Tags tags) {
+            for (int k = 0; k < tags.count; k++) {
+                smtpLine(bytes, from, tags.at[2 * k], tags.at[2 * k + 1]);
             }
         }
 
@@ -492,27 +627,24 @@ class sac_tls implements Callable<Integer> {
             return -1;
         }
 
-        /** Handles a line whose tag ends in "/smtp[" at {@code open}; returns its end. */
-        private int smtpLine(byte[] b, int from, int open, int to) {
-            int end = indexOf(b, open, to, NEWLINES);
-            end = end < 0 ? to : end;
+        /** Handles a line whose tag ends in "/smtp[" at {@code open} and which ends at end. */
+        private void smtpLine(byte[] b, int from, int open, int end) {
             int tag = open - 5;
             while (tag > from && b[tag - 1] != ' ' && b[tag - 1] != '\n') {
                 tag--;
             }
-            if (!startsWith(b, tag, end, POSTFIX)) {
-                return end;
+            if (open - tag < 12 || (int) INTS.get(b, tag) != POST) {
+                return;
             }
             int pid = 0;
             int i = open + 1;
             for (; i < end && b[i] >= '0' && b[i] <= '9'; i++) {
                 pid = pid * 10 + (b[i] - '0');
             }
-            if (i + 2 >= end || b[i] != ']' || b[i + 1] != ':' || b[i + 2] != ' ') {
-                return end;
+            if (i + 3 >= end || b[i] != ']' || b[i + 1] != ':' || b[i + 2] != ' ') {
+                return;
             }
             message(b, from, tag, pid, i + 3, end);
-            return end;
         }
 
         private void message(byte[] b, int from, int tag, int pid, int start, int end) {
@@ -525,7 +657,7 @@ class sac_tls implements Callable<Integer> {
             while (colon < end && isAlnum(b[colon])) {
                 colon++;
             }
-            if (colon == start || colon + 1 >= end || b[colon] != ':' || b[colon + 1] != ' ') {
+            if (colon == start || colon + 2 >= end || b[colon] != ':' || b[colon + 1] != ' ') {
                 return;
             }
             if (startsWith(b, colon + 2, end, TO)) {
@@ -547,41 +679,41 @@ class sac_tls implements Callable<Integer> {
             if (word < 0 || !startsWith(b, start, end, CLASS_WORDS[word])) {
                 return -1;
             }
-            int after = start + TLS_CLASSES[word].length();
+            int after = start + CLASS_WORDS[word].length;
             return startsWith(b, after, end, TLS_CONNECTION) ? word : -1;
         }
 
         /** "CLASS TLS connection established to HOST[ADDR]:PORT: PROTO with cipher C (..)" */
         private void tlsSession(byte[] b, int pid, int tlsClass, int start, int end) {
-            int to = find(b, start, end, SPACE_TO);
-            if (to < 0) {
+            int relay = find(b, start + 20, end, SPACE_TO);
+            if (relay < 0) {
                 return;
             }
-            int relay = to + 4;
-            int close = find(b, relay, end, PORT);
-            int relayEnd = close < 0 ? -1 : find(b, close + 2, end, COLON);
-            if (relayEnd < 0) {
+            relay += SPACE_TO.length;
+            int close = relay;
+            while (close < end && b[close] != ']') {
+                close++;
+            }
+            int relayEnd = close + 1;
+            while (relayEnd < end && b[relayEnd] != ' ') {
+                relayEnd++;
+            }
+            if (relayEnd >= end || b[relayEnd - 1] != ':') {
                 return;
             }
             tally.tlsLines++;
-            var session = sessions.computeIfAbsent(pid, p -> new TlsSession());
-            session.tlsClass = tlsClass;
-            session.relayHash = hashLower(b, relay, relayEnd);
-            session.queueIdHash = 0;
-            int protocol = relayEnd + 2;
-            int protocolEnd = find(b, protocol, end, WITH_CIPHER);
-            if (protocolEnd < 0) {
-                session.protocol = null;
-                session.cipher = null;
-                return;
+            int slot = sessions.claim(pid);
+            sessions.tlsClass[slot] = (byte) tlsClass;
+            sessions.relayHash[slot] = hashLower(b, relay, relayEnd - 1);
+            sessions.queueIdHash[slot] = 0;
+            if (detail != null) {
+                int protocolEnd = find(b, relayEnd + 1, end, WITH_CIPHER);
+                int cipherEnd = protocolEnd < 0 ? relayEnd + 1
+                        : wordEnd(b, protocolEnd + WITH_CIPHER.length, end);
+                sessions.details[slot] = java.util.Arrays.copyOfRange(b, relayEnd + 1,
+                        cipherEnd);
+                sessions.protocolLength[slot] = protocolEnd < 0 ? 0 : protocolEnd - relayEnd - 1;
             }
-            session.protocol = text(b, protocol, protocolEnd);
-            int cipher = protocolEnd + WITH_CIPHER.length;
-            int cipherEnd = cipher;
-            while (cipherEnd < end && b[cipherEnd] != ' ') {
-                cipherEnd++;
-            }
-            session.cipher = text(b, cipher, cipherEnd);
         }
 
         /**
@@ -591,52 +723,44 @@ class sac_tls implements Callable<Integer> {
         private void delivery(byte[] b, int from, int tag, int pid, int qid, int qidEnd,
                 int end) {
             int rcpt = qidEnd + 2 + TO.length;
-            int relay = find(b, rcpt, end, RELAY);
-            int dsn = relay < 0 ? -1 : find(b, relay, end, DSN);
-            int status = dsn < 0 ? -1 : find(b, dsn, end, STATUS);
-            if (status < 0) {
+            int relay = field(b, rcpt, end, RELAY);
+            if (relay < 0) {
                 return;
             }
-            relay += RELAY.length;
-            int relayEnd = relay;
-            while (relayEnd < end && b[relayEnd] != ',') {
-                relayEnd++;
+            int relayEnd = indexOf(b, relay, end, COMMAS);
+            int tls = -1;
+            int dsn = -1;
+            for (int comma = relayEnd; comma >= 0 && dsn < 0; ) {
+                if (startsWith(b, comma + 2, end, DSN)) {
+                    dsn = comma + 2 + DSN.length;
+                } else if (startsWith(b, comma + 2, end, TLS_FIELD)) {
+                    tls = comma + 2 + TLS_FIELD.length;
+                }
+                comma = dsn < 0 ? indexOf(b, comma + 1, end, COMMAS) : comma;
             }
-            if (isNone(b, relay, relayEnd)) {
+            int statusWord = dsn < 0 ? -1 : field(b, dsn, end, STATUS);
+            if (statusWord < 0 || relayEnd - relay == 4 && b[relay] == 'n' && b[relay + 1] == 'o') {
                 return;
             }
             if (!includeLoopback && isLoopback(b, relay, relayEnd)) {
                 tally.loopback++;
                 return;
             }
-            int statusWord = status + STATUS.length;
-            int statusEnd = statusWord;
-            while (statusEnd < end && b[statusEnd] != ' ') {
-                statusEnd++;
-            }
+            int statusEnd = wordEnd(b, statusWord, end);
             int outcome = outcome(b, statusWord, statusEnd);
-            if (outcome < 0) {
+            if (outcome < 0 || tooOld(b, from, tag)) {
                 return;
             }
-            if (tooOld(b, from, tag)) {
-                return;
-            }
-            if (find(b, statusEnd, end, CANNOT_START_TLS) >= 0) {
-                tally.cannotStartTls++;
-            }
-            boolean tlsReason = outcome != 0 && find(b, statusEnd, end, TLS) >= 0;
-            int tlsClass = tlsClass(b, pid, qid, qidEnd, relay, relayEnd, relayEnd, dsn);
-            var session = sessions.get(pid);
+            int tlsClass = tlsClass(b, pid, qid, qidEnd, hashLower(b, relay, relayEnd), tls,
+                    dsn);
             if (detail != null) {
-                detail.accept(new Delivery(timeText(b, from, tag), text(b, qid, qidEnd),
-                        text(b, rcpt, Math.max(rcpt, relay - RELAY.length - 1)),
-                        text(b, relay, relayEnd), text(b, statusWord, statusEnd),
-                        text(b, dsn + DSN.length, status), replyText(b, statusEnd, end),
-                        TLS_CLASSES[tlsClass], tlsClass == CLEARTEXT || session == null ? null
-                        : session.protocol, tlsClass == CLEARTEXT || session == null ? null
-                        : session.cipher));
+                detail(b, from, tag, pid, qid, qidEnd, rcpt, relay, relayEnd, dsn, statusWord,
+                        statusEnd, end, tlsClass);
             }
-            if (tlsReason) {
+            if (outcome != 0 && find(b, statusEnd, end, TLS) >= 0) {
+                if (find(b, statusEnd, end, CANNOT_START_TLS) >= 0) {
+                    tally.cannotStartTls++;
+                }
                 if (outcome == 1) {
                     tally.tlsDeferrals++;
                 } else {
@@ -644,11 +768,22 @@ class sac_tls implements Callable<Integer> {
                 }
                 return;
             }
-            count(b, from, tag, rcpt, relay - RELAY.length, relay, relayEnd, outcome, tlsClass);
+            count(b, from, tag, rcpt, relay, relayEnd, outcome, tlsClass);
         }
 
-        private void count(byte[] b, int from, int tag, int rcpt, int rcptEnd, int relay,
-                int relayEnd, int outcome, int tlsClass) {
+        /** Where the value of the first field "NAME=" after {@code from} starts, or -1. */
+        private static int field(byte[] b, int from, int end, byte[] name) {
+            for (int comma = indexOf(b, from, end, COMMAS); comma >= 0;
+                    comma = indexOf(b, comma + 1, end, COMMAS)) {
+                if (startsWith(b, comma + 2, end, name)) {
+                    return comma + 2 + name.length;
+                }
+            }
+            return -1;
+        }
+
+        private void count(byte[] b, int from, int tag, int rcpt, int relay, int relayEnd,
+                int outcome, int tlsClass) {
             tally.deliveries++;
             switch (outcome) {
                 case 0 -> tally.sent++;
@@ -656,11 +791,22 @@ class sac_tls implements Callable<Integer> {
                 default -> tally.bounced++;
             }
             tally.byClass[tlsClass]++;
-            String domain = domain(b, rcpt, rcptEnd);
-            tally.count(domain, tlsClass);
+            int domainEnd = relay - RELAY.length;
+            while (domainEnd > rcpt && b[domainEnd] != '>') {
+                domainEnd--;
+            }
+            int domain = domainEnd;
+            while (domain > rcpt && b[domain - 1] != '@') {
+                domain--;
+            }
+            if (domain == rcpt) {
+                domain = domainEnd;
+            }
+            tally.count(b, domain, domainEnd, hashLower(b, domain, domainEnd), tlsClass);
             if (tlsClass == CLEARTEXT) {
-                tally.listCleartext(new Listed(timeText(b, from, tag), domain,
-                        text(b, relay, relayEnd)));
+                int start = lineStart(b, from, tag);
+                tally.listCleartext(b, start, relayEnd, timeEnd(b, start, tag), domain,
+                        domainEnd, relay, relayEnd);
             }
         }
 
@@ -680,25 +826,45 @@ class sac_tls implements Callable<Integer> {
         }
 
         /**
-         * The trust class of a delivery: the TLS session its smtp process announced for the
-         * same relay and for no other message; Postfix 3.11's tls= field overrides it.
+         * The trust class of a delivery: that of the TLS session its smtp process announced
+         * for the same relay and for no other message; Postfix 3.11's tls= field overrides.
          */
-        private int tlsClass(byte[] b, int pid, int qid, int qidEnd, int relay, int relayEnd,
-                int fieldsFrom, int dsn) {
-            var session = sessions.get(pid);
+        private int tlsClass(byte[] b, int pid, int qid, int qidEnd, long relayHash, int tls,
+                int dsn) {
+            int slot = sessions.find(pid);
             int fromSession = CLEARTEXT;
-            if (session != null && session.relayHash == hashLower(b, relay, relayEnd)) {
+            if (slot >= 0 && sessions.relayHash[slot] == relayHash) {
                 long queueId = hashLower(b, qid, qidEnd) | 1;
-                if (session.queueIdHash == 0 || session.queueIdHash == queueId) {
-                    session.queueIdHash = queueId;
-                    fromSession = session.tlsClass;
+                if (sessions.queueIdHash[slot] == 0 || sessions.queueIdHash[slot] == queueId) {
+                    sessions.queueIdHash[slot] = queueId;
+                    fromSession = sessions.tlsClass[slot];
                 }
             }
-            int field = find(b, fieldsFrom, dsn + 1, TLS_FIELD);
-            if (field < 0) {
-                return fromSession;
+            return tls < 0 ? fromSession : FeatureStatus.tlsClass(b, tls, dsn, fromSession);
+        }
+
+        private void detail(byte[] b, int from, int tag, int pid, int qid, int qidEnd, int rcpt,
+                int relay, int relayEnd, int dsn, int status, int statusEnd, int end,
+                int tlsClass) {
+            int slot = sessions.find(pid);
+            String protocol = null;
+            String cipher = null;
+            if (tlsClass != CLEARTEXT && slot >= 0 && sessions.details[slot] != null) {
+                byte[] details = sessions.details[slot];
+                int length = sessions.protocolLength[slot];
+                protocol = text(details, 0, length);
+                cipher = text(details, Math.min(details.length, length + WITH_CIPHER.length),
+                        details.length);
             }
-            return FeatureStatus.tlsClass(b, field + TLS_FIELD.length, dsn, fromSession);
+            int rcptEnd = rcpt;
+            while (rcptEnd < relay && b[rcptEnd] != '>') {
+                rcptEnd++;
+            }
+            int start = lineStart(b, from, tag);
+            detail.accept(new Delivery(text(b, start, timeEnd(b, start, tag)),
+                    text(b, qid, qidEnd), text(b, rcpt, rcptEnd), text(b, relay, relayEnd),
+                    text(b, status, statusEnd), text(b, dsn, wordEnd(b, dsn, end) - 1),
+                    replyText(b, statusEnd, end), TLS_CLASSES[tlsClass], protocol, cipher));
         }
 
         /** Whether --since leaves this line out; lines without a readable time stay in. */
@@ -708,11 +874,6 @@ class sac_tls implements Callable<Integer> {
             }
             long time = LogTime.epoch(b, lineStart(b, from, tag), tag);
             return time != Long.MIN_VALUE && time < sinceEpoch;
-        }
-
-        private static boolean isNone(byte[] b, int start, int end) {
-            return end - start == 4 && b[start] == 'n' && b[start + 1] == 'o'
-                    && b[start + 2] == 'n' && b[start + 3] == 'e';
         }
 
         /** A relay on this host: content filters such as amavis on 127.0.0.1:10024. */
@@ -733,22 +894,6 @@ class sac_tls implements Callable<Integer> {
             return startsWith(b, start, end, LOCALHOST);
         }
 
-        private static String domain(byte[] b, int rcpt, int rcptEnd) {
-            int end = rcptEnd;
-            while (end > rcpt && b[end - 1] != '>') {
-                end--;
-            }
-            end = end > rcpt ? end - 1 : rcptEnd;
-            int at = end;
-            while (at > rcpt && b[at - 1] != '@') {
-                at--;
-            }
-            if (at == rcpt) {
-                return "(no domain)";
-            }
-            return text(b, at, end).toLowerCase(java.util.Locale.ROOT);
-        }
-
         private static String replyText(byte[] b, int statusEnd, int end) {
             int open = statusEnd + 1;
             if (open >= end || b[statusEnd] != ' ' || b[open] != '(') {
@@ -758,7 +903,7 @@ class sac_tls implements Callable<Integer> {
             while (close > open && b[close - 1] != ')') {
                 close--;
             }
-            return text(b, open + 1, close > open ? close - 1 : end);
+            return text(b, open + 1, close > open + 1 ? close - 1 : end);
         }
 
         private static int lineStart(byte[] b, int from, int pos) {
@@ -769,9 +914,8 @@ class sac_tls implements Callable<Integer> {
             return i;
         }
 
-        /** The time stamp: the line's start up to the host name before the tag. */
-        private static String timeText(byte[] b, int from, int tag) {
-            int start = lineStart(b, from, tag);
+        /** Where the time stamp ends: before the host name that precedes the tag. */
+        private static int timeEnd(byte[] b, int start, int tag) {
             int host = tag - 1;
             while (host > start && b[host - 1] != ' ') {
                 host--;
@@ -780,7 +924,15 @@ class sac_tls implements Callable<Integer> {
             while (end > start && b[end - 1] == ' ') {
                 end--;
             }
-            return text(b, start, end);
+            return end;
+        }
+
+        private static int wordEnd(byte[] b, int start, int end) {
+            int i = start;
+            while (i < end && b[i] != ' ') {
+                i++;
+            }
+            return i;
         }
 
         static boolean isAlnum(byte c) {
@@ -809,13 +961,20 @@ class sac_tls implements Callable<Integer> {
             return -1;
         }
 
-        private static long hashLower(byte[] b, int start, int end) {
-            long h = 0xcbf29ce484222325L;
-            for (int i = start; i < end; i++) {
-                byte c = b[i];
-                h = (h ^ (c >= 'A' && c <= 'Z' ? c + 32 : c)) * 0x100000001b3L;
+        /** A 64-bit hash of b[start, end) that ignores ASCII case, eight bytes at a time. */
+        static long hashLower(byte[] b, int start, int end) {
+            long h = 0x9E3779B97F4A7C15L ^ (end - start);
+            int i = start;
+            for (; i <= end - 8; i += 8) {
+                long word = (long) LONGS.get(b, i) | 0x2020202020202020L;
+                h = Long.rotateLeft((h ^ word) * 0xff51afd7ed558ccdL, 29);
             }
-            return h;
+            long tail = 0;
+            for (; i < end; i++) {
+                tail = tail << 8 | ((b[i] | 0x20) & 0xff);
+            }
+            h = (h ^ tail) * 0xc4ceb9fe1a85ec53L;
+            return h ^ h >>> 32;
         }
 
         static String text(byte[] b, int start, int end) {
@@ -1133,17 +1292,18 @@ class sac_tls implements Callable<Integer> {
 
     /**
      * Reads the sources on its own thread into a few reused buffers, each handed over
-     * holding whole lines only, so reading (and gunzipping) runs beside the parsing.
+     * holding whole lines only. The reader thread also finds the smtp client lines in each
+     * buffer, so reading and the byte scan run on one core, decoding on the other.
      */
     static final class LogReader implements Runnable {
         static final int CHUNK = 4 << 20;
-        private static final Chunk END = new Chunk(new byte[0], 0);
+        private static final Chunk END = new Chunk(0);
         private static final long PROGRESS_FROM = 64L << 20;
 
         private final List<LogSource> sources;
         private final java.util.concurrent.BlockingQueue<Chunk> full =
                 new java.util.concurrent.ArrayBlockingQueue<>(4);
-        private final java.util.concurrent.BlockingQueue<byte[]> free =
+        private final java.util.concurrent.BlockingQueue<Chunk> free =
                 new java.util.concurrent.ArrayBlockingQueue<>(4);
         private volatile RuntimeException failure;
         private final Progress progress;
@@ -1151,7 +1311,7 @@ class sac_tls implements Callable<Integer> {
         LogReader(List<LogSource> sources) {
             this.sources = sources;
             for (int i = 0; i < 3; i++) {
-                free.add(new byte[CHUNK]);
+                free.add(new Chunk(CHUNK));
             }
             long total = 0;
             for (var source : sources) {
@@ -1168,8 +1328,8 @@ class sac_tls implements Callable<Integer> {
             thread.start();
             try {
                 for (var chunk = reader.full.take(); chunk != END; chunk = reader.full.take()) {
-                    scanner.scan(chunk.bytes(), 0, chunk.length());
-                    reader.free.put(chunk.bytes());
+                    scanner.scanTags(chunk.bytes, 0, chunk.length, chunk.tags);
+                    reader.free.put(chunk);
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -1201,52 +1361,60 @@ class sac_tls implements Callable<Integer> {
 
         private void read(LogSource source) throws InterruptedException {
             debug("reading " + source.name());
+            var chunk = free.take();
+            int length = 0;
             try (var input = LogInput.open(source)) {
-                byte[] buffer = free.take();
-                int length = 0;
                 while (true) {
-                    int n = input.read(buffer, length, buffer.length - length);
+                    int n = input.read(chunk.bytes, length, chunk.bytes.length - length);
                     if (n < 0) {
                         break;
                     }
                     length += n;
                     if (progress != null) {
-                        progress.advance(n, input.position());
+                        progress.show(input.position());
                     }
-                    if (length == buffer.length) {
-                        buffer = handOver(buffer, length);
-                        length = buffer == null ? 0 : carried;
+                    if (length == chunk.bytes.length) {
+                        chunk = handOver(chunk, length);
+                        length = carried;
                     }
-                }
-                if (length > 0) {
-                    full.put(new Chunk(buffer, length));
-                } else {
-                    free.put(buffer);
                 }
             } catch (java.util.zip.ZipException | java.io.EOFException e) {
                 warn(source.name() + " ends early or is not valid gzip (" + e.getMessage()
                         + "); counted the lines before that point.");
             } catch (IOException e) {
+                free.put(chunk);
                 throw LogInput.failure(source, e);
             }
+            pass(chunk, length);
         }
 
         private int carried;
 
         /** Passes the whole lines on, returning a fresh buffer that starts with the rest. */
-        private byte[] handOver(byte[] buffer, int length) throws InterruptedException {
+        private Chunk handOver(Chunk chunk, int length) throws InterruptedException {
             int cut = length;
-            while (cut > 0 && buffer[cut - 1] != '\n') {
+            while (cut > 0 && chunk.bytes[cut - 1] != '\n') {
                 cut--;
             }
             if (cut == 0) {
                 cut = length;
             }
-            byte[] next = free.take();
+            var next = free.take();
             carried = length - cut;
-            System.arraycopy(buffer, cut, next, 0, carried);
-            full.put(new Chunk(buffer, cut));
+            System.arraycopy(chunk.bytes, cut, next.bytes, 0, carried);
+            pass(chunk, cut);
             return next;
+        }
+
+        /** Finds the buffer's smtp client lines, then queues it for the parser. */
+        private void pass(Chunk chunk, int length) throws InterruptedException {
+            if (length == 0) {
+                free.put(chunk);
+                return;
+            }
+            chunk.length = length;
+            LogScanner.findTags(chunk.bytes, 0, length, chunk.tags);
+            full.put(chunk);
         }
 
         private static long sizeOf(Path file) {
@@ -1272,21 +1440,18 @@ class sac_tls implements Callable<Integer> {
     /** A progress line on stderr (a terminal) while a large log is read. */
     static final class Progress {
         private final long total;
-        private long done;
         private long lastShown;
 
         Progress(long total) {
             this.total = total;
         }
 
-        void advance(long bytes, long position) {
-            done += position >= 0 ? 0 : bytes;
+        void show(long position) {
             long now = System.nanoTime();
-            if (now - lastShown > 250_000_000L) {
+            if (position >= 0 && now - lastShown > 250_000_000L) {
                 lastShown = now;
-                long at = position >= 0 ? position : done;
                 System.err.printf("\rsac-tls: reading the mail log: %d%% of %d MiB ",
-                        Math.min(100, at * 100 / total), total >> 20);
+                        Math.min(100, position * 100 / total), total >> 20);
             }
         }
 
@@ -1419,14 +1584,14 @@ class sac_tls implements Callable<Integer> {
             var domains = new ArrayList<Object>();
             for (var row : tally.domainsByVolume()) {
                 var domain = new java.util.LinkedHashMap<String, Object>();
-                domain.put("domain", row.getKey());
-                domain.put("deliveries", row.getValue()[0]);
-                domain.put("encrypted", row.getValue()[1]);
+                domain.put("domain", row.domain());
+                domain.put("deliveries", row.deliveries());
+                domain.put("encrypted", row.encrypted());
                 domains.add(domain);
             }
             json.put("domains", domains);
             var listed = new ArrayList<Object>();
-            for (var delivery : tally.cleartextList) {
+            for (var delivery : tally.cleartextList()) {
                 var item = new java.util.LinkedHashMap<String, Object>();
                 item.put("time", delivery.time());
                 item.put("domain", delivery.domain());
@@ -1471,14 +1636,14 @@ class sac_tls implements Callable<Integer> {
             var rows = tally.domainsByVolume();
             int width = 20;
             for (var row : rows.subList(0, Math.min(DOMAINS_SHOWN, rows.size()))) {
-                width = Math.max(width, Math.min(50, row.getKey().length()));
+                width = Math.max(width, Math.min(50, row.domain().length()));
             }
             out.println();
             out.printf("%-" + width + "s %10s %10s%n", "Domain", "Deliveries", "Encrypted");
             for (var row : rows.subList(0, Math.min(DOMAINS_SHOWN, rows.size()))) {
-                long[] counts = row.getValue();
-                out.printf("%-" + width + "s %10d %10d  %s%n", clean(row.getKey()),
-                        counts[0], counts[1], percent(counts[1], counts[0]));
+                out.printf("%-" + width + "s %10d %10d  %s%n", clean(row.domain()),
+                        row.deliveries(), row.encrypted(), percent(row.encrypted(),
+                        row.deliveries()));
             }
             if (rows.size() > DOMAINS_SHOWN) {
                 out.printf("... and %d more domains (--json lists them all).%n",
@@ -1491,7 +1656,7 @@ class sac_tls implements Callable<Integer> {
             if (cleartext == 0) {
                 return;
             }
-            var newest = new ArrayList<>(tally.cleartextList);
+            var newest = tally.cleartextList();
             newest = new ArrayList<>(newest.subList(Math.max(0, newest.size()
                     - CLEARTEXT_SHOWN), newest.size()));
             out.println();
