@@ -533,7 +533,8 @@ class sac_tls implements Callable<Integer> {
         private static final byte[] DSN = ascii("dsn=");
         private static final byte[] STATUS = ascii("status=");
         private static final byte[] WITH_CIPHER = ascii(" with cipher ");
-        private static final byte[] SPACE_TO = ascii(" to ");
+        private static final byte[] ESTABLISHED_TO = ascii("established to ");
+        private static final byte[] REUSED_TO = ascii("reused to ");
         private static final byte[] TLS = ascii("TLS");
         private static final byte[] LOCALHOST = ascii("localhost[");
         private static final byte[][] CLASS_WORDS = {ascii("Verified"), ascii("Trusted"),
@@ -685,11 +686,12 @@ class sac_tls implements Callable<Integer> {
 
         /** "CLASS TLS connection established to HOST[ADDR]:PORT: PROTO with cipher C (..)" */
         private void tlsSession(byte[] b, int pid, int tlsClass, int start, int end) {
-            int relay = find(b, start + 20, end, SPACE_TO);
+            int verb = start + CLASS_WORDS[tlsClass].length + TLS_CONNECTION.length;
+            int relay = startsWith(b, verb, end, ESTABLISHED_TO) ? verb + ESTABLISHED_TO.length
+                    : startsWith(b, verb, end, REUSED_TO) ? verb + REUSED_TO.length : -1;
             if (relay < 0) {
                 return;
             }
-            relay += SPACE_TO.length;
             int close = relay;
             while (close < end && b[close] != ']') {
                 close++;
@@ -1371,7 +1373,7 @@ class sac_tls implements Callable<Integer> {
                     }
                     length += n;
                     if (progress != null) {
-                        progress.show(input.position());
+                        progress.show(source, input.position());
                     }
                     if (length == chunk.bytes.length) {
                         chunk = handOver(chunk, length);
@@ -1417,7 +1419,7 @@ class sac_tls implements Callable<Integer> {
             full.put(chunk);
         }
 
-        private static long sizeOf(Path file) {
+        static long sizeOf(Path file) {
             try {
                 return java.nio.file.Files.size(file);
             } catch (IOException e) {
@@ -1441,17 +1443,25 @@ class sac_tls implements Callable<Integer> {
     static final class Progress {
         private final long total;
         private long lastShown;
+        private long before;
+        private LogSource current;
 
         Progress(long total) {
             this.total = total;
         }
 
-        void show(long position) {
+        /** Shows how far the reader got: {@code position} bytes into {@code source}. */
+        void show(LogSource source, long position) {
+            if (source != current) {
+                before += current == null || current.file() == null ? 0
+                        : LogReader.sizeOf(current.file());
+                current = source;
+            }
             long now = System.nanoTime();
             if (position >= 0 && now - lastShown > 250_000_000L) {
                 lastShown = now;
                 System.err.printf("\rsac-tls: reading the mail log: %d%% of %d MiB ",
-                        Math.min(100, position * 100 / total), total >> 20);
+                        Math.min(100, (before + position) * 100 / total), total >> 20);
             }
         }
 
@@ -1465,25 +1475,22 @@ class sac_tls implements Callable<Integer> {
         private final java.nio.channels.FileChannel channel;
         private final InputStream stream;
         private final Process process;
-        private final long before;
 
         private LogInput(java.nio.channels.FileChannel channel, InputStream stream,
-                Process process, long before) {
+                Process process) {
             this.channel = channel;
             this.stream = stream;
             this.process = process;
-            this.before = before;
         }
 
-        private static long consumed;
-
+        /** Opens a source; a file is read as gzip when it starts with gzip's magic bytes. */
         static LogInput open(LogSource source) throws IOException {
             if (source.command() != null) {
                 var process = new ProcessBuilder(source.command())
                         .redirectError(ProcessBuilder.Redirect.DISCARD)
                         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                         .start();
-                return new LogInput(null, process.getInputStream(), process, -1);
+                return new LogInput(null, process.getInputStream(), process);
             }
             var channel = source.file() == null
                     ? new java.io.FileInputStream(java.io.FileDescriptor.in).getChannel()
@@ -1495,9 +1502,9 @@ class sac_tls implements Callable<Integer> {
             if (head.position() == 2 && head.get(0) == (byte) 0x1f && head.get(1) == (byte) 0x8b) {
                 var in = java.nio.channels.Channels.newInputStream(channel);
                 return new LogInput(channel, new java.util.zip.GZIPInputStream(in, 1 << 16),
-                        null, consumed);
+                        null);
             }
-            return new LogInput(channel, null, null, consumed);
+            return new LogInput(channel, null, null);
         }
 
         int read(byte[] buffer, int offset, int length) throws IOException {
@@ -1507,13 +1514,10 @@ class sac_tls implements Callable<Integer> {
             return channel.read(java.nio.ByteBuffer.wrap(buffer, offset, length));
         }
 
-        /** Bytes of files read so far, over all files, or -1 when unknown. */
-        long position() throws IOException {
-            if (channel == null || !channel.isOpen()) {
-                return -1;
-            }
+        /** How far into its file (compressed bytes for gzip) it has read, or -1. */
+        long position() {
             try {
-                return before + channel.position();
+                return channel == null ? -1 : channel.position();
             } catch (IOException e) {
                 return -1;
             }
@@ -1521,18 +1525,28 @@ class sac_tls implements Callable<Integer> {
 
         @Override
         public void close() throws IOException {
-            if (channel != null) {
-                try {
-                    consumed = before + channel.size();
-                } catch (IOException e) {
-                    debug("cannot size the input: " + e.getMessage());
-                }
-                channel.close();
-            }
             if (stream != null) {
                 stream.close();
             }
+            if (channel != null) {
+                channel.close();
+            }
             if (process != null) {
+                finish(process);
+            }
+        }
+
+        /** journalctl's exit status: a failure is worth a warning, as it looks like no mail. */
+        private static void finish(Process process) {
+            try {
+                if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                    process.destroy();
+                } else if (process.exitValue() != 0) {
+                    warn("journalctl failed (status " + process.exitValue() + "); run sac-tls"
+                            + " as root or as a member of the systemd-journal or adm group.");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
                 process.destroy();
             }
         }

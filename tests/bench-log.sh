@@ -23,11 +23,12 @@ unset JAVA_TOOL_OPTIONS JDK_JAVA_OPTIONS
 mkdir -p "$dir" || exit 1
 [ -x /usr/bin/time ] || { echo "bench-log: needs GNU time (apt-get install time)" >&2; exit 1; }
 
-# measure CMD...: run CMD with stdout discarded; sets $secs (wall clock) and $rss_kb.
+# measure CMD...: run CMD with stdout kept in a file (not /dev/null, where GNU grep stops
+# at the first match); sets $secs (wall clock) and $rss_kb.
 measure() {
     local log=$dir/time.out start end
     start=$(date +%s%N)
-    /usr/bin/time -f '%M' -o "$log" "$@" >/dev/null 2>"$dir/stderr.out"
+    /usr/bin/time -f '%M' -o "$log" "$@" >"$dir/stdout.out" 2>"$dir/stderr.out"
     end=$(date +%s%N)
     secs=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.3f", ns / 1e9 }')
     rss_kb=$(tail -n 1 "$log")
