@@ -24,24 +24,25 @@ mkdir -p "$dir" || exit 1
 [ -x /usr/bin/time ] || { echo "bench-log: needs GNU time (apt-get install time)" >&2; exit 1; }
 
 # measure CMD...: run CMD with stdout kept in a file (not /dev/null, where GNU grep stops
-# at the first match); sets $secs (wall clock) and $rss_kb.
+# at the first match); sets $secs (wall clock), $cpu (user + system seconds) and $rss_kb.
 measure() {
     local log=$dir/time.out start end
     start=$(date +%s%N)
-    /usr/bin/time -f '%M' -o "$log" "$@" >"$dir/stdout.out" 2>"$dir/stderr.out"
+    /usr/bin/time -f '%M %U %S' -o "$log" "$@" >"$dir/stdout.out" 2>"$dir/stderr.out"
     end=$(date +%s%N)
     secs=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.3f", ns / 1e9 }')
-    rss_kb=$(tail -n 1 "$log")
+    read -r rss_kb cpu <<<"$(tail -n 1 "$log" | awk '{ printf "%s %.2f", $1, $2 + $3 }')"
 }
 
-# best CMD...: the fastest of $runs runs; sets $best (seconds) and $best_rss (KiB).
+# best CMD...: the fastest of $runs runs; sets $best (seconds), $best_cpu (its CPU
+# seconds) and $best_rss (the highest peak RSS seen, KiB).
 best() {
     local i
-    best='' best_rss=0
+    best='' best_cpu='' best_rss=0
     for ((i = 0; i < runs; i++)); do
         measure "$@"
         if [ -z "$best" ] || awk -v a="$secs" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-            best=$secs
+            best=$secs best_cpu=$cpu
         fi
         [ "$rss_kb" -le "$best_rss" ] || best_rss=$rss_kb
     done
@@ -56,11 +57,12 @@ sac=("$root/jbang" --quiet "$root/sac-tls.java" log --json)
 
 : >"$dir/empty.log"
 best "${sac[@]}" "$dir/empty.log"
-startup=$best
-echo "sac-tls start-up (empty log): ${startup} s, peak RSS $(mib "$best_rss") MiB"
+startup=$best startup_cpu=$best_cpu
+echo "sac-tls start-up (empty log): ${startup} s (CPU ${startup_cpu} s)," \
+    "peak RSS $(mib "$best_rss") MiB"
 echo
 
-printf '%-8s %-22s %9s %9s %10s\n' "size" "tool" "seconds" "MiB/s" "peak RSS"
+printf '%-8s %-22s %9s %9s %10s %8s\n' "size" "tool" "seconds" "MiB/s" "peak RSS" "CPU s"
 for size in "${@:-100 1024}"; do
     for mb in $size; do
         log=$dir/mail-$mb.log
@@ -83,10 +85,11 @@ for size in "${@:-100 1024}"; do
         fi
 
         best "${sac[@]}" "$log"
-        sac_secs=$best sac_rss=$best_rss
+        sac_secs=$best sac_rss=$best_rss sac_cpu=$best_cpu
         net=$(awk -v a="$sac_secs" -v b="$startup" 'BEGIN { printf "%.3f", a - b }')
+        net_cpu=$(awk -v a="$sac_cpu" -v b="$startup_cpu" 'BEGIN { printf "%.2f", a - b }')
         best env LC_ALL=C grep -c 'TLS connection established' "$log"
-        grep_secs=$best grep_rss=$best_rss
+        grep_secs=$best grep_rss=$best_rss grep_cpu=$best_cpu
 
         part=$log
         part_mb=$actual_mb
@@ -97,20 +100,21 @@ for size in "${@:-100 1024}"; do
         fi
         measure pflogsumm "$part"
         pf_rate=$(rate "$part_mb" "$secs")
-        pf_rss=$rss_kb
+        pf_rss=$rss_kb pf_cpu=$cpu
         pf_secs=$(awk -v mb="$actual_mb" -v r="$pf_rate" 'BEGIN { printf "%.1f", mb / r }')
         [ "$part" = "$log" ] || rm -f "$part"
 
         label="$actual_mb MiB"
-        printf '%-8s %-22s %9s %9s %7s MiB   %s\n' "$label" "sac-tls log" "$sac_secs" \
-            "$(rate "$actual_mb" "$sac_secs")" "$(mib "$sac_rss")" "$verdict"
-        printf '%-8s %-22s %9s %9s\n' "" "sac-tls log, net" "$net" "$(rate "$actual_mb" "$net")"
-        printf '%-8s %-22s %9s %9s %7s MiB\n' "" "grep -c" "$grep_secs" \
-            "$(rate "$actual_mb" "$grep_secs")" "$(mib "$grep_rss")"
+        printf '%-8s %-22s %9s %9s %6s MiB %8s   %s\n' "$label" "sac-tls log" "$sac_secs" \
+            "$(rate "$actual_mb" "$sac_secs")" "$(mib "$sac_rss")" "$sac_cpu" "$verdict"
+        printf '%-8s %-22s %9s %9s %10s %8s\n' "" "sac-tls log, net" "$net" \
+            "$(rate "$actual_mb" "$net")" "" "$net_cpu"
+        printf '%-8s %-22s %9s %9s %6s MiB %8s\n' "" "grep -c" "$grep_secs" \
+            "$(rate "$actual_mb" "$grep_secs")" "$(mib "$grep_rss")" "$grep_cpu"
         note=""
         [ "$part_mb" = "$actual_mb" ] || note="  (ran on the first $part_mb MiB)"
-        printf '%-8s %-22s %9s %9s %7s MiB%s\n' "" "pflogsumm" "$pf_secs" "$pf_rate" \
-            "$(mib "$pf_rss")" "$note"
+        printf '%-8s %-22s %9s %9s %6s MiB %8s%s\n' "" "pflogsumm" "$pf_secs" "$pf_rate" \
+            "$(mib "$pf_rss")" "$pf_cpu" "$note"
         printf '%-8s net sac-tls / grep = %s (goal >= 0.5); end to end sac-tls / pflogsumm' \
             "" "$(ratio "$grep_secs" "$net")"
         printf ' = %s (goal >= 20)\n' "$(ratio "$pf_secs" "$sac_secs")"
