@@ -431,7 +431,7 @@ class sac_tls implements Callable<Integer> {
         private final long[] domainCounts = new long[2 * SLOTS];
         private int domainCount;
         private final byte[][] listedLines = new byte[MAX_LISTED][];
-        private final int[][] listedFields = new int[MAX_LISTED][];
+        private final int[][] listedFields = new int[MAX_LISTED][5];
         private long listed;
 
         long encrypted() {
@@ -463,16 +463,22 @@ class sac_tls implements Callable<Integer> {
         }
 
         /** Keeps a copy of a cleartext delivery's line, with where its fields lie. */
-        void listCleartext(byte[] b, int lineStart, int lineEnd, int... fields) {
+        void listCleartext(byte[] b, int lineStart, int lineEnd, int timeEnd, int domain,
+                int domainEnd, int relay, int relayEnd) {
             int i = (int) (listed++ % MAX_LISTED);
             int length = Math.min(lineEnd - lineStart, 4096);
             if (listedLines[i] == null || listedLines[i].length < length) {
                 listedLines[i] = new byte[Math.max(length, 512)];
             }
             System.arraycopy(b, lineStart, listedLines[i], 0, length);
-            listedFields[i] = fields.clone();
+            int[] fields = listedFields[i];
+            fields[0] = timeEnd;
+            fields[1] = domain;
+            fields[2] = domainEnd;
+            fields[3] = relay;
+            fields[4] = relayEnd;
             for (int f = 0; f < fields.length; f++) {
-                listedFields[i][f] = Math.min(length, fields[f] - lineStart);
+                fields[f] = Math.min(length, fields[f] - lineStart);
             }
         }
 
@@ -993,26 +999,31 @@ class sac_tls implements Callable<Integer> {
      * "!" first when the policy was violated. The effective level "none" means cleartext.
      */
     static final class FeatureStatus {
+        private static final byte[] NONE = LogScanner.ascii("none");
+
         private FeatureStatus() {
         }
 
         static int tlsClass(byte[] b, int start, int end, int fromSession) {
             int i = start < end && b[start] == '!' ? start + 1 : start;
             int levelEnd = wordEnd(b, i, end);
-            String effective = LogScanner.text(b, i, levelEnd);
             if (levelEnd < end && b[levelEnd] == '?') {
                 return fromSession;
             }
+            int effective = i;
+            int effectiveEnd = levelEnd;
             if (levelEnd < end && b[levelEnd] == ':') {
-                effective = LogScanner.text(b, levelEnd + 1, wordEnd(b, levelEnd + 1, end));
+                effective = levelEnd + 1;
+                effectiveEnd = wordEnd(b, effective, end);
             }
-            if (effective.equals("none")) {
+            if (effectiveEnd - effective == NONE.length
+                    && LogScanner.startsWith(b, effective, effectiveEnd, NONE)) {
                 return CLEARTEXT;
             }
             if (fromSession != CLEARTEXT) {
                 return fromSession;
             }
-            return switch (effective) {
+            return switch (LogScanner.text(b, effective, effectiveEnd)) {
                 case "dane", "dane-only", "fingerprint", "verify", "secure" -> 0;
                 case "halfdane" -> 1;
                 default -> UNKNOWN_TRUST;
