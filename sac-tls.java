@@ -347,17 +347,22 @@ class sac_tls implements Callable<Integer> {
         }
     }
 
-    /** The smtp client lines found: where the '[' of each tag is, and where its line ends. */
+    /**
+     * The smtp client lines found, four numbers each: where the tag starts, where the
+     * message after "[PID]: " starts, where the line ends, and the process ID.
+     */
     static final class Tags {
-        int[] at = new int[8192];
+        int[] at = new int[16384];
         int count;
 
-        void add(int open, int end) {
-            if (2 * count == at.length) {
+        void add(int tag, int message, int end, int pid) {
+            if (4 * count == at.length) {
                 at = java.util.Arrays.copyOf(at, 2 * at.length);
             }
-            at[2 * count] = open;
-            at[2 * count + 1] = end;
+            at[4 * count] = tag;
+            at[4 * count + 1] = message;
+            at[4 * count + 2] = end;
+            at[4 * count + 3] = pid;
             count++;
         }
     }
@@ -589,7 +594,7 @@ class sac_tls implements Callable<Integer> {
                     if (isSmtpTag(bytes, from, open)) {
                         int end = indexOf(bytes, open, to, NEWLINES);
                         end = end < 0 ? to : end;
-                        tags.add(open, end);
+                        addLine(bytes, from, open, end, tags);
                         i = end + 1 - 8;
                         found = 0;
                     }
@@ -598,8 +603,9 @@ class sac_tls implements Callable<Integer> {
             for (; i < to; i++) {
                 if (isSmtpTag(bytes, from, i)) {
                     int end = indexOf(bytes, i, to, NEWLINES);
-                    tags.add(i, end < 0 ? to : end);
-                    i = end < 0 ? to : end;
+                    end = end < 0 ? to : end;
+                    addLine(bytes, from, i, end, tags);
+                    i = end;
                 }
             }
         }
@@ -609,10 +615,30 @@ class sac_tls implements Callable<Integer> {
                     && (int) INTS.get(bytes, open - 4) == SMTP;
         }
 
+        /** Adds the line if its tag is Postfix's: "postfix[-NAME][/SERVICE]/smtp[PID]: ". */
+        private static void addLine(byte[] b, int from, int open, int end, Tags tags) {
+            int tag = open - 5;
+            while (tag > from && b[tag - 1] != ' ' && b[tag - 1] != '\n') {
+                tag--;
+            }
+            if (open - tag < 12 || (int) INTS.get(b, tag) != POST) {
+                return;
+            }
+            int pid = 0;
+            int i = open + 1;
+            for (; i < end && b[i] >= '0' && b[i] <= '9'; i++) {
+                pid = pid * 10 + (b[i] - '0');
+            }
+            if (i + 3 < end && b[i] == ']' && b[i + 1] == ':' && b[i + 2] == ' ') {
+                tags.add(tag, i + 3, end, pid);
+            }
+        }
+
         /** Decodes the lines found by findTags; bytes[from, to) holds whole lines. */
         void scanTags(byte[] bytes, int from, int to, Tags tags) {
-            for (int k = 0; k < tags.count; k++) {
-                smtpLine(bytes, from, tags.at[2 * k], tags.at[2 * k + 1]);
+            int[] at = tags.at;
+            for (int k = 0; k < 4 * tags.count; k += 4) {
+                message(bytes, from, at[k], at[k + 3], at[k + 1], at[k + 2]);
             }
         }
 
@@ -632,26 +658,6 @@ class sac_tls implements Callable<Integer> {
                 }
             }
             return -1;
-        }
-
-        /** Handles a line whose tag ends in "/smtp[" at {@code open} and which ends at end. */
-        private void smtpLine(byte[] b, int from, int open, int end) {
-            int tag = open - 5;
-            while (tag > from && b[tag - 1] != ' ' && b[tag - 1] != '\n') {
-                tag--;
-            }
-            if (open - tag < 12 || (int) INTS.get(b, tag) != POST) {
-                return;
-            }
-            int pid = 0;
-            int i = open + 1;
-            for (; i < end && b[i] >= '0' && b[i] <= '9'; i++) {
-                pid = pid * 10 + (b[i] - '0');
-            }
-            if (i + 3 >= end || b[i] != ']' || b[i + 1] != ':' || b[i + 2] != ' ') {
-                return;
-            }
-            message(b, from, tag, pid, i + 3, end);
         }
 
         private void message(byte[] b, int from, int tag, int pid, int start, int end) {
