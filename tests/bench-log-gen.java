@@ -6,8 +6,9 @@
 // process whose earlier message used TLS), multi-recipient messages, greylisting deferrals,
 // Cannot start TLS with the plaintext retry, "TLS is required" deferrals, unreachable hosts
 // (relay=none), bounces, Postfix 3.11 tls= fields, amavis on 127.0.0.1:10024, local and
-// LMTP deliveries, smtpd/cleanup/qmgr lines and other daemons' lines. Several smtp
-// processes run at once, so their lines interleave. Output is deterministic.
+// LMTP deliveries and other daemons' lines. Each message also has the lines of its way in
+// (smtpd, cleanup, qmgr) and out (qmgr removed), as in a real log. Several smtp processes
+// run at once, so their lines interleave. Output is deterministic.
 
 import java.io.BufferedOutputStream;
 import java.io.FileOutputStream;
@@ -85,6 +86,27 @@ class LogGen {
         return Integer.toHexString(queue++).toUpperCase();
     }
 
+    /** A new queue ID, with the lines of the message's way into the queue. */
+    String intake() {
+        String q = qid();
+        int pid = 2000 + next(3000);
+        line("postfix/smtpd", pid, "connect from client" + pid + ".example[192.0.2."
+                + next(250) + "]");
+        line("postfix/smtpd", pid, q + ": client=client" + pid + ".example[192.0.2.7],"
+                + " sasl_method=PLAIN, sasl_username=user" + pid);
+        line("postfix/cleanup", 1000 + next(100), q + ": message-id=<" + q + "." + pid
+                + "@client.example>");
+        line("postfix/qmgr", 900, q + ": from=<user" + pid + "@mx1.example>, size="
+                + (1000 + next(90_000)) + ", nrcpt=1 (queue active)");
+        line("postfix/smtpd", pid, "disconnect from client" + pid + ".example[192.0.2.7]"
+                + " ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8");
+        removed[intakes++ % removed.length] = q;
+        return q;
+    }
+
+    final String[] removed = new String[16];
+    int intakes;
+
     /** One round: eight messages handed to eight smtp processes whose lines interleave. */
     void round() {
         int base = 10_000 + next(50_000);
@@ -101,6 +123,10 @@ class LogGen {
             }
             noise();
         }
+        for (int k = 0; k < Math.min(intakes, removed.length); k++) {
+            line("postfix/qmgr", 900, removed[k] + ": removed");
+        }
+        intakes = 0;
     }
 
     void noise() {
@@ -142,7 +168,7 @@ class LogGen {
 
     /** The smtp lines of one message for process {@code pid} ("TAG TEXT" each). */
     String[] message(int pid) {
-        String q = qid();
+        String q = intake();
         String domain = DOMAINS[next(DOMAINS.length)];
         String relay = "mx" + next(3) + "." + domain + "[198.51.100." + next(250) + "]:25";
         String tag = next(10) == 0 ? "postfix/relay/smtp " : "postfix/smtp ";
@@ -164,7 +190,7 @@ class LogGen {
         }
         if (kind < 70) {
             // The same process delivers a second message to the same relay in cleartext.
-            String q2 = qid();
+            String q2 = intake();
             count(domain, kind % 4, 0);
             count(domain, -1, 0);
             return new String[] {tls, delivery(tag, q, "a", domain, relay, "", "2.0.0",
