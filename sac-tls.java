@@ -309,11 +309,11 @@ class sac_tls implements Callable<Integer> {
     // ----------------------------------------------------------------------------------
 
     /*
-     * Reads Postfix's mail log in one streaming pass and tells, for each delivery by the smtp
-     * client, whether it used TLS and at which trust level: from the TLS summary line of the
-     * same smtp process and relay or, from Postfix 3.11, from the delivery line's tls= field.
-     * Lines are scanned as bytes and only smtp client lines are decoded. Not handled yet: with
-     * smtp_tls_loglevel 0 before 3.11 no line shows TLS, so such deliveries count as cleartext.
+     * Reads Postfix's mail log in one streaming pass of bytes and tells, for each delivery by
+     * the smtp client, whether it used TLS and how (the TLS summary line of the same process
+     * and relay, or Postfix 3.11's tls= field); and follows one test mail (fix --send-to).
+     * Not handled yet: before 3.11, smtp_tls_loglevel 0 hides TLS, so deliveries then count
+     * as cleartext; journald may drop lines under load, so its counts can fall short.
      */
 
     static final String[] TLS_CLASSES = {"Verified", "Trusted", "Untrusted", "Anonymous",
@@ -1046,9 +1046,9 @@ class sac_tls implements Callable<Integer> {
     }
 
     /**
-     * Time stamps at the start of a log line: syslog's "Dec  3 15:04:05" (the year is
-     * guessed: this year, or last year for a date in the future), and ISO 8601 as rsyslog,
-     * journalctl -o short-iso and maillog_file write it.
+     * Time stamps at the start of a log line: syslog's "Dec  3 15:04:05", as maillog_file
+     * and journalctl -o short write it too (the year is guessed: this year, or last year for
+     * a date in the future), and ISO 8601 as rsyslog and journalctl -o short-iso write it.
      */
     static final class LogTime {
         private static final String MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
