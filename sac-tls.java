@@ -335,11 +335,12 @@ class sac_tls implements Callable<Integer> {
 
     /**
      * A buffer of whole lines handed from the reader thread to the parser, with the smtp
-     * client lines the reader thread already found in it.
+     * client lines the reader thread already found in its second half (from middle on).
      */
     static final class Chunk {
         final byte[] bytes;
         int length;
+        int middle;
         final Tags tags = new Tags();
 
         Chunk(int size) {
@@ -1311,8 +1312,8 @@ class sac_tls implements Callable<Integer> {
 
     /**
      * Reads the sources on its own thread into a few reused buffers, each handed over
-     * holding whole lines only. The reader thread also finds the smtp client lines in each
-     * buffer, so reading and the byte scan run on one core, decoding on the other.
+     * holding whole lines only. The byte scan for smtp client lines is split between the
+     * reader thread and the parser thread, so reading and decoding share two cores evenly.
      */
     static final class LogReader implements Runnable {
         static final int CHUNK = 4 << 20;
@@ -1345,8 +1346,11 @@ class sac_tls implements Callable<Integer> {
             var thread = new Thread(reader, "sac-tls-log-reader");
             thread.setDaemon(true);
             thread.start();
+            var firstHalf = new Tags();
             try {
                 for (var chunk = reader.full.take(); chunk != END; chunk = reader.full.take()) {
+                    LogScanner.findTags(chunk.bytes, 0, chunk.middle, firstHalf);
+                    scanner.scanTags(chunk.bytes, 0, chunk.length, firstHalf);
                     scanner.scanTags(chunk.bytes, 0, chunk.length, chunk.tags);
                     reader.free.put(chunk);
                 }
@@ -1425,14 +1429,20 @@ class sac_tls implements Callable<Integer> {
             return next;
         }
 
-        /** Finds the buffer's smtp client lines, then queues it for the parser. */
+        /**
+         * Finds the smtp client lines in the second half of the buffer, then queues it for
+         * the parser thread, which does the first half: so both threads share the work.
+         */
         private void pass(Chunk chunk, int length) throws InterruptedException {
             if (length == 0) {
                 free.put(chunk);
                 return;
             }
+            int newline = LogScanner.indexOf(chunk.bytes, length / 2, length,
+                    0x0101010101010101L * '\n');
             chunk.length = length;
-            LogScanner.findTags(chunk.bytes, 0, length, chunk.tags);
+            chunk.middle = newline < 0 ? length : newline + 1;
+            LogScanner.findTags(chunk.bytes, chunk.middle, length, chunk.tags);
             full.put(chunk);
         }
 
