@@ -176,3 +176,17 @@ test_help_teaches_options_examples_and_exit_codes() {
     expect_out_contains "3   no remote delivery found in the log"
     expect_out_lacks "prove"
 }
+
+test_since_an_age_reads_syslog_time_stamps_of_this_year() {
+    local line='postfix/smtp[77]: 0A0A0A0A0A: to=<x@DOMAIN>, relay=mx.DOMAIN[192.0.2.1]:25,'
+    line="$line delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)"
+    {
+        echo "$(LC_ALL=C date -d '3 hours ago' '+%b %e %H:%M:%S') mx ${line//DOMAIN/old.example}"
+        echo "$(LC_ALL=C date -d '10 minutes ago' '+%b %e %H:%M:%S') mx ${line//DOMAIN/new.example}"
+    } >recent.log
+    run_sac log --json --since 1h recent.log
+    expect_status 1
+    expect_json '[.domains[].domain]' '["new.example"]'
+    run_sac log --json --since 1d recent.log
+    expect_json '.deliveries' '2'
+}
