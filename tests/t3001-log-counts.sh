@@ -190,3 +190,9 @@ test_since_an_age_reads_syslog_time_stamps_of_this_year() {
     run_sac log --json --since 1d recent.log
     expect_json '.deliveries' '2'
 }
+
+test_ipv6_relays_are_matched_and_ipv6_loopback_is_left_out() {
+    run_sac log --json "$LOG/ipv6.log"
+    expect_status 0
+    expect_json '[.deliveries, .byClass.Verified, .loopbackLeftOut]' '[1,1,1]'
+}
