@@ -7,6 +7,8 @@
 # (tests/bench-log-gen.java, which also prints the counts the log holds), checks that
 # `sac-tls log --json` reports exactly those counts, then times, best of $RUNS (default 3):
 #   sac-tls log --json FILE             end to end, and net of start-up (minus an empty log)
+#   the same through plain java         the built jar without JBang's launcher, to show
+#                                       how much of the start-up is the launcher's
 #   LC_ALL=C grep -c 'TLS connection established' FILE
 #   pflogsumm FILE                      once, on at most $PFLOGSUMM_MB MiB (default 100),
 #                                       its throughput then applied to the whole size
@@ -54,12 +56,17 @@ mib() { echo $(($1 / 1024)); }
 
 "$root/jbang" --quiet build "$root/sac-tls.java" || exit 1
 sac=("$root/jbang" --quiet "$root/sac-tls.java" log --json)
+classpath=$("$root/jbang" --quiet info classpath "$root/sac-tls.java" | tail -n 1)
+direct=(java -cp "$classpath" sac_tls log --json)
 
 : >"$dir/empty.log"
 best "${sac[@]}" "$dir/empty.log"
 startup=$best startup_cpu=$best_cpu
 echo "sac-tls start-up (empty log): ${startup} s (CPU ${startup_cpu} s)," \
     "peak RSS $(mib "$best_rss") MiB"
+best "${direct[@]}" "$dir/empty.log"
+direct_startup=$best
+echo "the same through plain java, without JBang's launcher: ${direct_startup} s"
 echo
 
 printf '%-8s %-22s %9s %9s %10s %8s\n' "size" "tool" "seconds" "MiB/s" "peak RSS" "CPU s"
@@ -88,6 +95,8 @@ for size in "${@:-100 1024}"; do
         sac_secs=$best sac_rss=$best_rss sac_cpu=$best_cpu
         net=$(awk -v a="$sac_secs" -v b="$startup" 'BEGIN { printf "%.3f", a - b }')
         net_cpu=$(awk -v a="$sac_cpu" -v b="$startup_cpu" 'BEGIN { printf "%.2f", a - b }')
+        best "${direct[@]}" "$log"
+        direct_secs=$best direct_rss=$best_rss direct_cpu=$best_cpu
         best env LC_ALL=C grep -c 'TLS connection established' "$log"
         grep_secs=$best grep_rss=$best_rss grep_cpu=$best_cpu
 
@@ -109,6 +118,9 @@ for size in "${@:-100 1024}"; do
             "$(rate "$actual_mb" "$sac_secs")" "$(mib "$sac_rss")" "$sac_cpu" "$verdict"
         printf '%-8s %-22s %9s %9s %10s %8s\n' "" "sac-tls log, net" "$net" \
             "$(rate "$actual_mb" "$net")" "" "$net_cpu"
+        printf '%-8s %-22s %9s %9s %6s MiB %8s\n' "" "sac-tls log, plain java" \
+            "$direct_secs" "$(rate "$actual_mb" "$direct_secs")" "$(mib "$direct_rss")" \
+            "$direct_cpu"
         printf '%-8s %-22s %9s %9s %6s MiB %8s\n' "" "grep -c" "$grep_secs" \
             "$(rate "$actual_mb" "$grep_secs")" "$(mib "$grep_rss")" "$grep_cpu"
         note=""
@@ -118,6 +130,8 @@ for size in "${@:-100 1024}"; do
         printf '%-8s net sac-tls / grep = %s (goal >= 0.5); end to end sac-tls / pflogsumm' \
             "" "$(ratio "$grep_secs" "$net")"
         printf ' = %s (goal >= 20)\n' "$(ratio "$pf_secs" "$sac_secs")"
+        printf '%-8s without the launcher: plain java / pflogsumm = %s\n' "" \
+            "$(ratio "$pf_secs" "$direct_secs")"
     done
 done
 echo
