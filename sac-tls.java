@@ -231,6 +231,10 @@ class sac_tls implements Callable<Integer> {
         @Override
         public Integer call() {
             var dir = configDir != null ? configDir : mailConfig();
+            if (dir != null && !java.nio.file.Files.isRegularFile(dir.resolve("main.cf"))) {
+                throw new Failure(EXIT_USAGE, dir + " holds no main.cf: give Postfix's"
+                        + " configuration directory (usually /etc/postfix).");
+            }
             if (proveSendTo != null) {
                 var proof = proveDelivery(dir, proveSendTo, Duration.ofSeconds(proveTimeout));
                 printProof(proof, System.out);

@@ -196,3 +196,10 @@ test_ipv6_relays_are_matched_and_ipv6_loopback_is_left_out() {
     expect_status 0
     expect_json '[.deliveries, .byClass.Verified, .loopbackLeftOut]' '[1,1,1]'
 }
+
+test_a_config_directory_without_main_cf_is_a_usage_error() {
+    run_sac log -c "$SCRATCH"
+    expect_status 2
+    expect_one_error_line
+    expect_err_contains "holds no main.cf"
+}
