@@ -129,8 +129,11 @@ class sac_tls implements Callable<Integer> {
                 "final provider took the message from outside. Hops below it were written by",
                 "the sending side and can be forged; hops above it are the provider's own.",
                 "Some receivers never record TLS (Amazon SES inbound, Coremail, QQ): then",
-                "the verdict is unknown. RFC 2047 encoded subjects are shown decoded only for",
-                "the UTF-8, US-ASCII and ISO-8859-x charsets Java knows.",
+                "the verdict is unknown.",
+                "",
+                "Known limits: old OpenSSL wrote \"TLSv1/SSLv3\" whatever the version, and",
+                "check reports it as TLSv1, the least it can mean. Large mbox files show the",
+                "first 20 messages in full and count the rest.",
                 ""},
             exitCodeListHeading = "%nExit status:%n",
             exitCodeList = {
@@ -267,10 +270,10 @@ class sac_tls implements Callable<Integer> {
      */
 
     /** Longest physical line kept; the rest of a longer line is skipped. */
-    static final int MAX_LINE = 16 * 1024;
+    static final int MAX_LINE = 64 * 1024;
 
     /** Longest unfolded field value kept. */
-    static final int MAX_FIELD = 64 * 1024;
+    static final int MAX_FIELD = 128 * 1024;
 
     /** Most header fields kept per message; further ones are skipped. */
     static final int MAX_FIELDS = 1000;
@@ -311,9 +314,17 @@ class sac_tls implements Callable<Integer> {
             return w.matches("(utf8)?e?smtps?a|e?ssmtpa|asmtp|lmtps?a|utf8lmtps?a");
         }
 
-        String fromLabel() {
+        /** The sending host: its reverse DNS name, else its HELO name. */
+        String fromName() {
             var name = fromRdns != null && !fromRdns.equals("unknown") ? fromRdns : from;
-            name = name == null ? "" : name.replaceFirst("\\.$", "");
+            return name == null ? "" : name.replaceFirst("\\.$", "");
+        }
+
+        String fromLabel() {
+            var name = fromName();
+            if (name.startsWith("[") && fromIp != null) {
+                return fromIp;
+            }
             return fromIp == null || name.contains(fromIp) ? name : name + " [" + fromIp + "]";
         }
 
@@ -351,6 +362,7 @@ class sac_tls implements Callable<Integer> {
         private final byte[] line = new byte[MAX_LINE];
         private int length;
         private boolean pending;
+        private boolean fromLinePending;
         private boolean mbox;
         private String indent = "";
         private int count;
@@ -389,7 +401,7 @@ class sac_tls implements Callable<Integer> {
             var reader = new MailReader(in, name);
             String first;
             do {
-                first = reader.readLine(true);
+                first = reader.readLine();
             } while (first != null && first.isBlank());
             if (first == null) {
                 reader.close();
@@ -462,7 +474,7 @@ class sac_tls implements Callable<Integer> {
                     subject = EncodedWords.decode(field.value());
                 }
             }
-            if (mbox && !pending) {
+            if (mbox && !fromLinePending) {
                 skipBody();
             } else if (!mbox) {
                 finished = true;
@@ -474,6 +486,7 @@ class sac_tls implements Callable<Integer> {
         /** The header fields of the next message; its body is not read here. */
         private List<Field> readFields() {
             var fields = new ArrayList<Field>();
+            fromLinePending = false;
             String fieldName = null;
             var value = new StringBuilder();
             boolean seenField = false;
@@ -491,7 +504,7 @@ class sac_tls implements Callable<Integer> {
                     if (!seenField) {
                         continue;
                     }
-                    pending = true;
+                    fromLinePending = true;
                     break;
                 }
                 boolean continuation = text.charAt(0) == ' ' || text.charAt(0) == '\t';
@@ -549,16 +562,49 @@ class sac_tls implements Callable<Integer> {
             return !name.isEmpty();
         }
 
-        /** Skips a body up to the next "From " line, which stays pending for readFields. */
+        /**
+         * Skips a body up to the next line that starts with "From ", which readFields then
+         * reads. The scan looks only for line ends, so a large mbox costs little.
+         */
         private void skipBody() {
-            for (String text; (text = readLine(false)) != null; ) {
-                if (text.startsWith("From ")) {
-                    pending = true;
-                    length = text.length();
+            boolean lineStart = true;
+            while (true) {
+                if (limit - position < 5 && !refill()) {
+                    finished = true;
                     return;
                 }
+                if (lineStart && buffer[position] == 'F' && buffer[position + 1] == 'r'
+                        && buffer[position + 2] == 'o' && buffer[position + 3] == 'm'
+                        && buffer[position + 4] == ' ') {
+                    return;
+                }
+                int end = position;
+                while (end < limit && buffer[end] != '\n') {
+                    end++;
+                }
+                lineStart = end < limit;
+                position = lineStart ? end + 1 : end;
             }
-            finished = true;
+        }
+
+        /** Keeps the unread bytes and reads more until five are there; false at the end. */
+        private boolean refill() {
+            System.arraycopy(buffer, position, buffer, 0, limit - position);
+            limit -= position;
+            position = 0;
+            try {
+                while (limit < 5) {
+                    int n = in.read(buffer, limit, buffer.length - limit);
+                    if (n <= 0) {
+                        return false;
+                    }
+                    limit += n;
+                }
+                return true;
+            } catch (IOException e) {
+                throw new Failure(EXIT_USAGE, "cannot read " + name + ": " + e.getMessage()
+                        + ".", e);
+            }
         }
 
         private String nextLine() {
@@ -566,16 +612,14 @@ class sac_tls implements Callable<Integer> {
                 pending = false;
                 return decode(line, length);
             }
-            return readLine(true);
+            return readLine();
         }
 
         /**
-         * Reads one line (LF or CRLF) into {@code line}, keeping at most MAX_LINE bytes, or
-         * only the first five when {@code keep} is false (enough to spot "From ").
-         * Returns null at the end of input.
+         * Reads one line (LF or CRLF) into {@code line}, keeping at most MAX_LINE bytes;
+         * returns null at the end of input.
          */
-        private String readLine(boolean keep) {
-            int max = keep ? MAX_LINE : 5;
+        private String readLine() {
             length = 0;
             boolean any = false;
             while (true) {
@@ -591,7 +635,7 @@ class sac_tls implements Callable<Integer> {
                 while (end < limit && buffer[end] != '\n') {
                     end++;
                 }
-                int take = Math.min(end - start, max - length);
+                int take = Math.min(end - start, MAX_LINE - length);
                 if (take > 0) {
                     System.arraycopy(buffer, start, line, length, take);
                     length += take;
@@ -604,8 +648,7 @@ class sac_tls implements Callable<Integer> {
             if (length > 0 && line[length - 1] == '\r') {
                 length--;
             }
-            return keep ? decode(line, length) : new String(line, 0, length,
-                    StandardCharsets.ISO_8859_1);
+            return decode(line, length);
         }
 
         private boolean fill() {
@@ -1057,8 +1100,8 @@ class sac_tls implements Callable<Integer> {
         /** The reverse DNS name opening a TCP-info comment, if it is a host name. */
         static String hostIn(String comment) {
             var first = comment.strip().split("[\\s\\[]+", 2)[0];
-            if (first.indexOf('.') < 0 && !first.equals("localhost") || first.equalsIgnoreCase("HELO") || first.equalsIgnoreCase("EHLO")
-                    || first.contains("=") || first.contains(":") || isAddress(first)
+            boolean named = first.indexOf('.') > 0 || first.equals("localhost");
+            if (!named || first.contains("=") || first.contains(":") || isAddress(first)
                     || !first.matches("[\\w.-]+")) {
                 return null;
             }
@@ -1070,8 +1113,8 @@ class sac_tls implements Callable<Integer> {
                 return false;
             }
             if (text.indexOf(':') >= 0) {
-                return text.matches("[0-9A-Fa-f:.]+") && text.indexOf("::") == text.lastIndexOf("::")
-                        && text.length() >= 2;
+                return text.length() >= 2 && text.matches("[0-9A-Fa-f:.]+")
+                        && text.indexOf("::") == text.lastIndexOf("::");
             }
             var parts = text.split("\\.", -1);
             if (parts.length != 4) {
@@ -1091,7 +1134,8 @@ class sac_tls implements Callable<Integer> {
                 return false;
             }
             if (a.indexOf(':') < 0) {
-                return a.substring(0, a.lastIndexOf('.')).equals(b.substring(0, b.lastIndexOf('.')));
+                var blockA = a.substring(0, a.lastIndexOf('.'));
+                return blockA.equals(b.substring(0, b.lastIndexOf('.')));
             }
             var x = a.toLowerCase(java.util.Locale.ROOT).split(":");
             var y = b.toLowerCase(java.util.Locale.ROOT).split(":");
@@ -1341,7 +1385,7 @@ class sac_tls implements Callable<Integer> {
                 case unencrypted -> "Not encrypted. " + receiver + " accepted this message"
                         + " from " + sender + " without TLS, so anyone on the path could read"
                         + " it." + (receiver.contains("Gmail") ? " Gmail shows a red broken"
-                        + " lock on such mail." : "") + " If " + sender + " is your Postfix"
+                        + " lock on such mail." : "") + " If " + hop.fromName() + " is your Postfix"
                         + " server, run `sac-tls fix` to turn on outbound TLS, then send a new"
                         + " test mail and check it again.";
                 case unknown -> "Unknown. " + receiver + " accepted this message from " + sender
@@ -1372,19 +1416,24 @@ class sac_tls implements Callable<Integer> {
 
         private static String table(Verdict verdict) {
             var sb = new StringBuilder();
-            var format = "%-2s%-3s%-30s %-25s %-9s %s";
+            var format = "%-2s%-3s%-30s %-24s %-9s %s";
             sb.append(String.format(format, "", "#", "from", "by", "with", "TLS")
                     .stripTrailing()).append('\n');
             int number = 1;
             for (var hop : verdict.hops()) {
                 var mark = hop == verdict.delivery() ? ">" : hop.internal() ? "*" : "";
                 var row = String.format(format, mark, number++, cut(hop.fromLabel(), 30),
-                        cut(hop.by() == null ? "" : hop.by(), 25),
-                        cut(hop.with() == null ? "" : hop.with(), 9), tlsCell(hop));
+                        cut(hop.by() == null ? "" : hop.by(), 24), cut(withCell(hop), 9),
+                        tlsCell(hop));
                 sb.append(clean(cut(row, WIDTH + 4))).append('\n');
             }
             return sb.append("> delivery hop   * inside the receiving or sending network\n")
                     .toString();
+        }
+
+        private static String withCell(Hop hop) {
+            var with = hop.with() == null ? "" : hop.with();
+            return with.startsWith("Microsoft SMTP") ? "Microsoft" : with;
         }
 
         private static String tlsCell(Hop hop) {
