@@ -725,7 +725,7 @@ class sac_tls implements Callable<Integer> {
                 return value;
             }
             var words = java.util.regex.Pattern
-                    .compile("=\\?([^?\\s]+)\\?([BbQq])\\?([^?\\s]*)\\?=(\\s+(?==\\?))?")
+                    .compile("=\\?([^?\\s]++)\\?([BbQq])\\?([^?\\s]*+)\\?=(\\s++(?==\\?))?")
                     .matcher(value);
             var sb = new StringBuilder();
             while (words.find()) {
@@ -930,27 +930,27 @@ class sac_tls implements Callable<Integer> {
 
         /** The patterns are compiled once, on first use, in the order they are tried. */
         private static final class Patterns {
+            // Quantifiers are possessive so that hostile input cannot make them backtrack.
             static final java.util.regex.Pattern[] ALL = {
                 // Gmail, Sendmail, Haraka, Microsoft: version=X[,] cipher=Y [bits=N]
-                compile("\\bversion=([\\w./-]+),?\\s*cipher=([^\\s);,]+)"
-                        + "(?:\\s+bits=(\\d+))?"),
+                compile("\\bversion=([\\w./-]++),?\\s*+cipher=([^\\s);,]++)"
+                        + "(?:\\s++bits=(\\d++))?"),
                 // Postfix, Stalwart, Yandex, gateways: using X with cipher Y (N/M bits)
-                compile("\\busing\\s+(TLSv?[\\d._]*|SSLv3)\\s+with\\s+cipher\\s+([^\\s()]+)"
-                        + "(?:\\s*\\((\\d+)/\\d+\\s+bits\\))?"),
+                compile("\\busing\\s++(TLSv?[\\d._]*+|SSLv3)\\s++with\\s++cipher\\s++"
+                        + "([^\\s()]++)(?:\\s*+\\((\\d++)/\\d++\\s++bits\\))?"),
                 // Courier: TLS: version, N bits, cipher
-                compile("\\b(?:TLS|SSL):\\s*(TLS[\\w./-]*|SSLv3),\\s*(\\d+)\\s*bits,\\s*"
-                        + "([\\w-]+)"),
+                compile("\\b(?:TLS|SSL):\\s*+(TLS[\\w./-]*+|SSLv3),\\s*+(\\d++)\\s*+bits,"
+                        + "\\s*+([\\w-]++)"),
                 // Exim <= 4.92, OpenSMTPD: (version:cipher:bits[:verified])
-                compile("\\((?:Cipher\\s+|tls_cipher\\s+)?(TLS[\\w.-]*|SSLv3):([\\w-]+):(\\d+)"
-                        + "(?::\\w+)?\\)"),
+                compile("\\((?:Cipher\\s++|tls_cipher\\s++)?(TLS[\\w.-]*+|SSLv3):([\\w-]++)"
+                        + ":(\\d++)(?::\\w++)?\\)"),
                 // Exim >= 4.93 (RFC 8314 tls clause) and mox: (TLS1.3) tls X / (TLS1.3 X)
-                compile("\\((TLS1\\.[0-3]|TLSv1(?:\\.[0-3])?)(?:\\)\\s+tls\\s+|\\s+)(\\w+)\\)?"),
+                compile("\\((TLS1\\.[0-3]|TLSv1(?:\\.[0-3])?)(?:\\)\\s++tls\\s++|\\s++)"
+                        + "(\\w++)"),
                 // Exim >= 4.93 with the version only: with esmtps (TLS1.3)
                 compile("\\((TLS1\\.[0-3]|TLSv1(?:\\.[0-3])?)\\)"),
                 // Cisco IronPort: with ESMTP/TLS/cipher
-                compile("\\bESMTP/TLS/([\\w-]+)"),
-                // qmail TLS patches: with cipher encrypted SMTP, with (cipher encrypted) SMTP
-                compile("([\\w-]+)\\s+encrypted\\)?\\s+SMTP"),
+                compile("\\bESMTP/TLS/([\\w-]++)"),
             };
 
             private static java.util.regex.Pattern compile(String regex) {
@@ -982,10 +982,29 @@ class sac_tls implements Callable<Integer> {
             if (with != null && (m = p[6].matcher(with)).find()) {
                 return of(null, m.group(1), null);
             }
-            if ((m = p[7].matcher(value)).find()) {
-                return of(null, m.group(1), null);
+            var qmail = qmailCipher(value);
+            if (qmail != null) {
+                return of(null, qmail, null);
             }
             return tlsClause == null ? NONE : of(null, tlsClause, null);
+        }
+
+        /**
+         * qmail's TLS patches: "with CIPHER encrypted SMTP" or "with (CIPHER encrypted) SMTP".
+         * Found by hand rather than by a pattern, which would backtrack on long words.
+         */
+        private static String qmailCipher(String value) {
+            int at = value.indexOf(" encrypted");
+            if (at < 0 || !value.startsWith(" SMTP", at + 10)
+                    && !value.startsWith(") SMTP", at + 10)) {
+                return null;
+            }
+            int start = at;
+            while (start > 0 && (Character.isLetterOrDigit(value.charAt(start - 1))
+                    || value.charAt(start - 1) == '-' || value.charAt(start - 1) == '_')) {
+                start--;
+            }
+            return start < at ? value.substring(start, at) : null;
         }
 
         private static Tls of(String version, String cipher, String bits) {
@@ -1060,9 +1079,11 @@ class sac_tls implements Callable<Integer> {
                 String id) {
             var host = by == null ? "" : by.toLowerCase(java.util.Locale.ROOT);
             var comment = String.join(" ", byComments).toLowerCase(java.util.Locale.ROOT);
-            return host.endsWith("google.com") || with.startsWith("smtp")
-                    || comment.matches(".*(postfix|exim|sendmail|\\d+\\.\\d+\\.\\d+/).*")
-                    || id == null && byComments.isEmpty();
+            boolean sendmailVersion = !comment.isEmpty() && Character.isDigit(comment.charAt(0))
+                    && comment.contains("/");
+            return host.endsWith("google.com") || with.startsWith("smtp") || sendmailVersion
+                    || comment.contains("postfix") || comment.contains("exim")
+                    || comment.contains("sendmail") || id == null && byComments.isEmpty();
         }
     }
 
@@ -1416,14 +1437,14 @@ class sac_tls implements Callable<Integer> {
 
         private static String table(Verdict verdict) {
             var sb = new StringBuilder();
-            var format = "%-2s%-3s%-30s %-24s %-9s %s";
+            var format = "%-2s%-3s%-32s %-23s %-9s %s";
             sb.append(String.format(format, "", "#", "from", "by", "with", "TLS")
                     .stripTrailing()).append('\n');
             int number = 1;
             for (var hop : verdict.hops()) {
                 var mark = hop == verdict.delivery() ? ">" : hop.internal() ? "*" : "";
-                var row = String.format(format, mark, number++, cut(hop.fromLabel(), 30),
-                        cut(hop.by() == null ? "" : hop.by(), 24), cut(withCell(hop), 9),
+                var row = String.format(format, mark, number++, cut(hop.fromLabel(), 32),
+                        cut(hop.by() == null ? "" : hop.by(), 23), cut(withCell(hop), 9),
                         tlsCell(hop));
                 sb.append(clean(cut(row, WIDTH + 4))).append('\n');
             }
