@@ -12,7 +12,10 @@ test_a_1_gb_mbox_is_checked_in_seconds_with_a_small_heap() {
     yes "$(cat message)" | head -c 1000000000 >big.mbox
     at_exit rm -f "$SCRATCH/big.mbox"
     SECONDS=0
-    JBANG_APP_JAVA_OPTIONS=-Xmx64m run_sac check big.mbox
+    out=$SCRATCH/stdout err=$SCRATCH/stderr
+    "$ROOT/jbang" --quiet --java-options=-Xmx64m "$ROOT/sac-tls.java" check big.mbox \
+        >"$out" 2>"$err"
+    status=$?
     expect_status 0
     expect_out_contains "more messages are not shown."
     grep -qE '^[0-9,]+ messages: [0-9,]+ encrypted, 0 unencrypted, 0 unknown\.$' "$out" \
