@@ -361,8 +361,10 @@ class sac_tls implements Callable<Integer> {
         private int limit;
         private final byte[] line = new byte[MAX_LINE];
         private int length;
-        private boolean pending;
-        private boolean fromLinePending;
+        /** The first line, read to detect the form, is still to be handed to readFields. */
+        private boolean firstLinePending;
+        /** readFields stopped at the next message's "From " line, so there is no body. */
+        private boolean atNextMessage;
         private boolean mbox;
         private String indent = "";
         private int count;
@@ -399,6 +401,9 @@ class sac_tls implements Callable<Integer> {
         /** Opens a reader on the first non-blank line; a saved web page is unwrapped first. */
         private static MailReader detect(InputStream in, String name, boolean pageAllowed) {
             var reader = new MailReader(in, name);
+            if (reader.startsWithTag() && pageAllowed) {
+                return reader.unwrapPage();
+            }
             String first;
             do {
                 first = reader.readLine();
@@ -407,12 +412,9 @@ class sac_tls implements Callable<Integer> {
                 reader.close();
                 throw new Failure(EXIT_USAGE, name + " is empty: there is no message to check.");
             }
-            if (pageAllowed && first.stripLeading().startsWith("<")) {
-                return reader.unwrapPage(first);
-            }
             reader.mbox = first.startsWith("From ");
             reader.indent = first.substring(0, first.length() - first.stripLeading().length());
-            reader.pending = !reader.mbox;
+            reader.firstLinePending = !reader.mbox;
             if (!reader.mbox && !isFieldStart(first.strip())) {
                 reader.close();
                 throw notMail(name);
@@ -425,11 +427,29 @@ class sac_tls implements Callable<Integer> {
                     + " does not start with a header field such as \"Received: ...\".");
         }
 
+        /**
+         * Whether the input opens, after a byte order mark and white space, with "<": a web
+         * page. Looks only at the first buffer and consumes nothing but the mark.
+         */
+        private boolean startsWithTag() {
+            if (!fill()) {
+                return false;
+            }
+            if (limit >= 3 && buffer[0] == (byte) 0xef && buffer[1] == (byte) 0xbb
+                    && buffer[2] == (byte) 0xbf) {
+                position = 3;
+            }
+            int i = position;
+            while (i < limit && (buffer[i] == ' ' || buffer[i] == '\t' || buffer[i] == '\r'
+                    || buffer[i] == '\n')) {
+                i++;
+            }
+            return i < limit && buffer[i] == '<';
+        }
+
         /** The message source inside a saved page, read through jsoup (loaded only here). */
-        private MailReader unwrapPage(String first) {
+        private MailReader unwrapPage() {
             var page = new java.io.ByteArrayOutputStream();
-            page.writeBytes(first.getBytes(StandardCharsets.ISO_8859_1));
-            page.write('\n');
             try (in) {
                 var chunk = new byte[1 << 16];
                 page.write(buffer, position, limit - position);
@@ -474,7 +494,7 @@ class sac_tls implements Callable<Integer> {
                     subject = EncodedWords.decode(field.value());
                 }
             }
-            if (mbox && !fromLinePending) {
+            if (mbox && !atNextMessage) {
                 skipBody();
             } else if (!mbox) {
                 finished = true;
@@ -486,7 +506,7 @@ class sac_tls implements Callable<Integer> {
         /** The header fields of the next message; its body is not read here. */
         private List<Field> readFields() {
             var fields = new ArrayList<Field>();
-            fromLinePending = false;
+            atNextMessage = false;
             String fieldName = null;
             var value = new StringBuilder();
             boolean seenField = false;
@@ -504,7 +524,7 @@ class sac_tls implements Callable<Integer> {
                     if (!seenField) {
                         continue;
                     }
-                    fromLinePending = true;
+                    atNextMessage = true;
                     break;
                 }
                 boolean continuation = text.charAt(0) == ' ' || text.charAt(0) == '\t';
@@ -608,8 +628,8 @@ class sac_tls implements Callable<Integer> {
         }
 
         private String nextLine() {
-            if (pending) {
-                pending = false;
+            if (firstLinePending) {
+                firstLinePending = false;
                 return decode(line, length);
             }
             return readLine();

@@ -79,3 +79,23 @@ test_several_files_are_checked_in_order() {
     expect_status 1
     expect_json '[.messages[].verdict]' '["encrypted","unencrypted"]'
 }
+
+test_a_page_whose_first_line_is_longer_than_a_line_buffer_is_read_whole() {
+    {
+        printf '\357\273\277<html><head><style>'
+        head -c 200000 /dev/zero | tr '\0' 'x'
+        printf '</style></head><body><pre id="raw_message_text">'
+        sed 's/&/\&amp;/g; s/</\&lt;/g; s/>/\&gt;/g' "$FIXTURES/check/gmail-tls13.eml"
+        printf '</pre></body></html>'
+    } >one-line.html
+    run_sac check --json one-line.html
+    expect_status 0
+    expect_json '.messages[0].deliveryHop.protocol' '"TLSv1.3"'
+}
+
+test_a_byte_order_mark_before_the_first_field_is_ignored() {
+    { printf '\357\273\277'; cat "$FIXTURES/check/qmail-plaintext.eml"; } >bom.eml
+    run_sac check --json bom.eml
+    expect_status 1
+    expect_json '.messages[0].subject' '"qmail without TLS"'
+}
