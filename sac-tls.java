@@ -534,10 +534,15 @@ class sac_tls implements Callable<Integer> {
                     continue;
                 }
                 if (!isFieldStart(text)) {
-                    if (!seenField && count == 0) {
+                    if (seenField) {
+                        break;
+                    }
+                    if (count == 0) {
                         throw notMail(name);
                     }
-                    break;
+                    // A later mbox message without header fields: skip it, read the next.
+                    skipBody();
+                    continue;
                 }
                 addField(fields, fieldName, value);
                 int colon = text.indexOf(':');
@@ -1239,24 +1244,43 @@ class sac_tls implements Callable<Integer> {
         }
 
         static String of(String from, String rdns, String ip, String by, String with) {
-            var protocol = with == null ? "" : with.toLowerCase(java.util.Locale.ROOT);
-            var fromName = from == null ? "" : from.toLowerCase(java.util.Locale.ROOT);
-            var byName = by == null ? "" : by.toLowerCase(java.util.Locale.ROOT);
-            if (from == null || protocol.matches("(utf8)?lmtp.*|local.*|https?|mapi.*"
-                    + "|pop3?s?.*|imaps?.*") || fromName.contains("[local]")
-                    || fromName.matches("localhost(\\.localdomain)?|ip6-localhost")
-                    || byName.indexOf(':') >= 0 || byName.matches("\\d.*")
-                    || ip != null && ip.replaceFirst("^::ffff:", "").matches("::1|127\\..*")) {
+            if (isLocal(from, ip, by, with)) {
                 return "local";
             }
+
             // A private address, or a receiver named under a private-use suffix.
+            var byName = by == null ? "" : by.toLowerCase(java.util.Locale.ROOT);
             if (ip != null && Net.isPrivate(ip)
                     || byName.matches(".*\\.(local|lan|internal|localdomain|intra|corp)")) {
                 return "provider";
             }
+
             var byOrg = Net.organisation(by);
             var fromOrg = Net.organisation(rdns != null ? rdns : from);
             return byOrg != null && byOrg.equals(fromOrg) ? "provider" : "external";
+        }
+
+        /**
+         * No sender; a loopback sender (by address, or by name when no address is
+         * recorded, since a misconfigured server may say HELO localhost from outside); a
+         * receiver named by its address (Google's "by 2002:..."); or a protocol that is not
+         * SMTP relay: LMTP, local, HTTP, MAPI, POP3, IMAP.
+         */
+        private static boolean isLocal(String from, String ip, String by, String with) {
+            if (from == null) {
+                return true;
+            }
+            var fromName = from.toLowerCase(java.util.Locale.ROOT);
+            if (ip != null ? ip.replaceFirst("^::ffff:", "").matches("::1|127\\..*")
+                    : fromName.matches("localhost(\\.localdomain)?|ip6-localhost|.*\\[local]")) {
+                return true;
+            }
+            var byName = by == null ? "" : by.toLowerCase(java.util.Locale.ROOT);
+            if (byName.indexOf(':') >= 0 || byName.matches("\\d.*")) {
+                return true;
+            }
+            var protocol = with == null ? "" : with.toLowerCase(java.util.Locale.ROOT);
+            return protocol.matches("(utf8)?lmtp.*|local.*|https?|mapi.*|pop3?s?.*|imaps?.*");
         }
     }
 

@@ -99,3 +99,14 @@ test_a_byte_order_mark_before_the_first_field_is_ignored() {
     expect_status 1
     expect_json '.messages[0].subject' '"qmail without TLS"'
 }
+
+test_an_mbox_message_without_header_fields_is_skipped() {
+    {
+        cat "$FIXTURES/check/inbox.mbox"
+        printf '\nFrom x@example.net Thu Dec  3 17:00:00 2026\nno header here\n\n'
+        sed -n 1,5p "$FIXTURES/check/inbox.mbox"
+    } >broken.mbox
+    run_sac check --json broken.mbox
+    expect_status 1
+    expect_json '[.messages[].verdict]' '["encrypted","unencrypted","unknown","encrypted"]'
+}

@@ -45,3 +45,14 @@ test_a_message_without_received_fields_is_unknown() {
     expect_status 3
     expect_out_contains "The message has no Received fields"
 }
+
+test_a_server_that_says_helo_localhost_from_outside_is_still_the_delivery_hop() {
+    printf '%s\n' \
+        'Received: from localhost (mail.example.com. [203.0.113.25])' \
+        '        by mx.google.com with ESMTP id x1si2.2026.12.03.06.12.08' \
+        '        for <alex.tester@gmail.com>; Thu, 03 Dec 2026 06:12:09 -0800 (PST)' \
+        '' >helo-localhost.eml
+    run_sac check --json helo-localhost.eml
+    expect_status 1
+    expect_json '.messages[0].deliveryHop | [.fromIp, .internal]' '["203.0.113.25",false]'
+}
