@@ -1167,7 +1167,9 @@ class sac_tls implements Callable<Integer> {
                 return false;
             }
             for (var part : parts) {
-                if (!part.matches("\\d{1,3}") || Integer.parseInt(part) > 255) {
+                if (part.isEmpty() || part.length() > 3
+                        || !part.chars().allMatch(c -> c >= '0' && c <= '9')
+                        || Integer.parseInt(part) > 255) {
                     return false;
                 }
             }
@@ -1358,8 +1360,14 @@ class sac_tls implements Callable<Integer> {
             if (host == null) {
                 return null;
             }
-            return host.toLowerCase(java.util.Locale.ROOT).replaceAll("^\\[|]$", "")
-                    .replaceFirst("^ipv6:", "").replaceFirst("\\.$", "");
+            var name = host.toLowerCase(java.util.Locale.ROOT);
+            if (name.startsWith("[") && name.endsWith("]")) {
+                name = name.substring(1, name.length() - 1);
+            }
+            if (name.startsWith("ipv6:")) {
+                name = name.substring(5);
+            }
+            return name.endsWith(".") ? name.substring(0, name.length() - 1) : name;
         }
 
         private static Kind kind(Hop delivery) {
