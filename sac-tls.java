@@ -377,6 +377,10 @@ class sac_tls implements Callable<Integer> {
 
         static MailReader open(String source) {
             if (source.equals("-")) {
+                if (System.console() != null) {
+                    warn("reading the message from the terminal: paste its header fields, then"
+                            + " press Ctrl-D on an empty line.");
+                }
                 return detect(System.in, "standard input", true);
             }
             var path = Path.of(source);
@@ -1495,7 +1499,9 @@ class sac_tls implements Callable<Integer> {
             int number = 1;
             for (var hop : verdict.hops()) {
                 var mark = hop == verdict.delivery() ? ">" : hop.internal() ? "*" : "";
-                var row = String.format(format, mark, number++, cut(hop.fromLabel(), 32),
+                // A field with neither from nor by (qmail's "invoked from network") shows raw.
+                var from = hop.from() == null && hop.by() == null ? hop.raw() : hop.fromLabel();
+                var row = String.format(format, mark, number++, cut(from, 32),
                         cut(hop.by() == null ? "" : hop.by(), 23), cut(withCell(hop), 9),
                         tlsCell(hop));
                 sb.append(clean(cut(row, WIDTH + 4))).append('\n');
