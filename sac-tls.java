@@ -1458,7 +1458,7 @@ class sac_tls implements Callable<Integer> {
             var sender = hop.fromLabel();
             return switch (verdict.kind()) {
                 case encrypted -> "Encrypted. " + receiver + " accepted this message from "
-                        + sender + " over " + tlsWords(hop) + ".";
+                        + sender + " over " + tlsWords(hop) + "." + outdated(hop.protocol());
                 case unencrypted -> "Not encrypted. " + receiver + " accepted this message"
                         + " from " + sender + " without TLS, so anyone on the path could read"
                         + " it." + (receiver.contains("Gmail") ? " Gmail shows a red broken"
@@ -1469,6 +1469,14 @@ class sac_tls implements Callable<Integer> {
                         + " but does not record whether TLS was used, so its header cannot"
                         + " tell. Send the test mail to Gmail or Outlook, which record it.";
             };
+        }
+
+        private static String outdated(String protocol) {
+            if (protocol == null || protocol.equals("TLSv1.2") || protocol.equals("TLSv1.3")) {
+                return "";
+            }
+            return " " + protocol + " is outdated and weak; current servers agree on TLSv1.2 or"
+                    + " TLSv1.3.";
         }
 
         private static String receiverName(String by) {

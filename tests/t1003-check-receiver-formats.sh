@@ -84,3 +84,11 @@ test_a_receiver_that_never_records_tls_gives_unknown_and_exit_3() {
     run_sac check "$FIXTURES/check/ses-inbound-unknown.eml"
     expect_out_contains "does not record whether TLS was used"
 }
+
+test_an_outdated_protocol_is_named_as_such() {
+    sed 's/=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384/=TLSv1 cipher=AES256-SHA/' \
+        "$FIXTURES/check/sendmail-tls13.eml" >tls10.eml
+    run_sac check tls10.eml
+    expect_status 0
+    expect_out_contains "TLSv1 with AES256-SHA (256 bits). TLSv1 is outdated and weak;"
+}
