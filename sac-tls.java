@@ -509,70 +509,34 @@ class sac_tls implements Callable<Integer> {
 
         /** The header fields of the next message; its body is not read here. */
         private List<Field> readFields() {
-            var fields = new ArrayList<Field>();
+            var block = new HeaderBlock();
             atNextMessage = false;
-            String fieldName = null;
-            var value = new StringBuilder();
-            boolean seenField = false;
             for (String text; (text = nextLine()) != null; ) {
-                if (text.startsWith(indent)) {
-                    text = text.substring(indent.length());
+                text = text.startsWith(indent) ? text.substring(indent.length()) : text;
+                if (text.isBlank() && block.started()) {
+                    break;
                 }
-                if (text.isBlank()) {
-                    if (seenField) {
-                        break;
-                    }
-                    continue;
-                }
-                if (mbox && text.startsWith("From ")) {
-                    if (!seenField) {
-                        continue;
-                    }
+                if (mbox && text.startsWith("From ") && block.started()) {
                     atNextMessage = true;
                     break;
                 }
-                boolean continuation = text.charAt(0) == ' ' || text.charAt(0) == '\t';
-                if (fieldName != null && (continuation
-                        || value.length() == 0 && !isFieldStart(text))) {
-                    appendFolded(value, text.strip());
+                if (text.isBlank() || mbox && text.startsWith("From ")) {
                     continue;
                 }
-                if (!isFieldStart(text)) {
-                    if (seenField) {
-                        break;
-                    }
-                    if (count == 0) {
-                        throw notMail(name);
-                    }
+                if (block.continues(text)) {
+                    block.append(text);
+                } else if (isFieldStart(text)) {
+                    block.start(text);
+                } else if (block.started()) {
+                    break;
+                } else if (count == 0) {
+                    throw notMail(name);
+                } else {
                     // A later mbox message without header fields: skip it, read the next.
                     skipBody();
-                    continue;
                 }
-                addField(fields, fieldName, value);
-                int colon = text.indexOf(':');
-                fieldName = text.substring(0, colon).strip();
-                value.setLength(0);
-                appendFolded(value, text.substring(colon + 1).strip());
-                seenField = true;
             }
-            addField(fields, fieldName, value);
-            return fields;
-        }
-
-        private static void addField(List<Field> fields, String name, StringBuilder value) {
-            if (name != null && fields.size() < MAX_FIELDS) {
-                fields.add(new Field(name, value.toString()));
-            }
-        }
-
-        private static void appendFolded(StringBuilder value, String text) {
-            if (text.isEmpty() || value.length() >= MAX_FIELD) {
-                return;
-            }
-            if (value.length() > 0) {
-                value.append(' ');
-            }
-            value.append(text, 0, Math.min(text.length(), MAX_FIELD - value.length()));
+            return block.fields();
         }
 
         /** "Name:" at the start: printable ASCII without spaces, starting with a letter. */
@@ -700,6 +664,56 @@ class sac_tls implements Callable<Integer> {
                 }
             } catch (IOException e) {
                 debug("closing " + name + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Collects the header fields of one message while its lines arrive, unfolding them
+     * (RFC 5322 section 2.2.3). A field whose value is empty takes the next line that is not
+     * a field of its own as its value: the form pasted from Outlook's "Received:<TAB>".
+     */
+    static final class HeaderBlock {
+        private final List<Field> fields = new ArrayList<>();
+        private final StringBuilder value = new StringBuilder();
+        private String name;
+
+        boolean started() {
+            return name != null;
+        }
+
+        boolean continues(String line) {
+            return name != null && (line.charAt(0) == ' ' || line.charAt(0) == '\t'
+                    || value.length() == 0 && !MailReader.isFieldStart(line));
+        }
+
+        void append(String line) {
+            var text = line.strip();
+            if (text.isEmpty() || value.length() >= MAX_FIELD) {
+                return;
+            }
+            if (value.length() > 0) {
+                value.append(' ');
+            }
+            value.append(text, 0, Math.min(text.length(), MAX_FIELD - value.length()));
+        }
+
+        void start(String line) {
+            flush();
+            int colon = line.indexOf(':');
+            name = line.substring(0, colon).strip();
+            value.setLength(0);
+            append(line.substring(colon + 1));
+        }
+
+        List<Field> fields() {
+            flush();
+            return fields;
+        }
+
+        private void flush() {
+            if (name != null && fields.size() < MAX_FIELDS) {
+                fields.add(new Field(name, value.toString()));
             }
         }
     }
