@@ -171,44 +171,50 @@ class sac_tls implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            var out = spec.commandLine().getOut();
-            var sources = files.isEmpty() ? List.of("-") : files;
-            var tally = new int[3];
-            int seen = 0;
+            var readers = openAll(files.isEmpty() ? List.of("-") : files);
+            var tally = new int[Kind.values().length];
+            try {
+                report(readers, tally);
+            } finally {
+                readers.forEach(MailReader::close);
+            }
+            return tally[Kind.unencrypted.ordinal()] > 0 ? EXIT_UNENCRYPTED
+                    : tally[Kind.unknown.ordinal()] > 0 ? EXIT_UNKNOWN : EXIT_OK;
+        }
 
-            // Open every source first, so a missing or unreadable one stops before any output.
+        /** Opens every source first, so a missing or unreadable one stops before any output. */
+        private static List<MailReader> openAll(List<String> sources) {
             var readers = new ArrayList<MailReader>();
             try {
                 for (var source : sources) {
                     readers.add(MailReader.open(source));
                 }
-                if (json) {
-                    out.print("{\"messages\":[");
-                }
-                for (var reader : readers) {
-                    for (var mail = reader.next(); mail != null; mail = reader.next()) {
-                        var verdict = Verdict.of(mail, from);
-                        tally[verdict.kind().ordinal()]++;
-                        if (json) {
-                            out.print((seen > 0 ? "," : "") + Json.write(verdict.toJson()));
-                        } else if (seen < SHOWN) {
-                            out.print((seen > 0 ? "\n" : "") + Report.text(verdict));
-                        }
-                        seen++;
-                    }
-                }
-            } finally {
+                return readers;
+            } catch (Failure e) {
                 readers.forEach(MailReader::close);
+                throw e;
             }
+        }
 
-            if (json) {
-                out.println("]}");
-            } else {
-                out.print(Report.summary(seen, tally));
+        /** Judges each message as it is read and prints it at once: memory stays small. */
+        private void report(List<MailReader> readers, int[] tally) {
+            var out = spec.commandLine().getOut();
+            int seen = 0;
+            out.print(json ? "{\"messages\":[" : "");
+            for (var reader : readers) {
+                for (var mail = reader.next(); mail != null; mail = reader.next()) {
+                    var verdict = Verdict.of(mail, from);
+                    tally[verdict.kind().ordinal()]++;
+                    if (json) {
+                        out.print((seen > 0 ? "," : "") + Json.write(verdict.toJson()));
+                    } else if (seen < SHOWN) {
+                        out.print((seen > 0 ? "\n" : "") + Report.text(verdict));
+                    }
+                    seen++;
+                }
             }
+            out.print(json ? "]}\n" : Report.summary(seen, tally));
             out.flush();
-            return tally[Kind.unencrypted.ordinal()] > 0 ? EXIT_UNENCRYPTED
-                    : tally[Kind.unknown.ordinal()] > 0 ? EXIT_UNKNOWN : EXIT_OK;
         }
     }
 
