@@ -163,7 +163,8 @@ class sac_tls implements Callable<Integer> {
                         + " of the provider's first hop from outside.")
         String from;
 
-        @Option(names = "--json", description = "Print the result as JSON on stdout.")
+        @Option(names = "--json", description = "Print {\"messages\":[...]} on stdout: for each"
+                + " message its source, subject, verdict, deliveryHop and hops (oldest first).")
         boolean json;
 
         @CommandLine.Spec
