@@ -172,50 +172,42 @@ class sac_tls implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            var readers = openAll(files.isEmpty() ? List.of("-") : files);
+            var sources = files.isEmpty() ? List.of("-") : files;
+            sources.forEach(MailReader::preflight);
             var tally = new int[Kind.values().length];
-            try {
-                report(readers, tally);
-            } finally {
-                readers.forEach(MailReader::close);
-            }
+            report(sources, tally);
             return tally[Kind.unencrypted.ordinal()] > 0 ? EXIT_UNENCRYPTED
                     : tally[Kind.unknown.ordinal()] > 0 ? EXIT_UNKNOWN : EXIT_OK;
         }
 
-        /** Opens every source first, so a missing or unreadable one stops before any output. */
-        private static List<MailReader> openAll(List<String> sources) {
-            var readers = new ArrayList<MailReader>();
-            try {
-                for (var source : sources) {
-                    readers.add(MailReader.open(source));
-                }
-                return readers;
-            } catch (Failure e) {
-                readers.forEach(MailReader::close);
-                throw e;
-            }
-        }
-
-        /** Judges each message as it is read and prints it at once: memory stays small. */
-        private void report(List<MailReader> readers, int[] tally) {
+        /**
+         * Judges each message as it is read and prints it at once, so memory stays small.
+         * A source that turns out not to be mail ends the run, after the output so far is
+         * closed (the JSON stays valid).
+         */
+        private void report(List<String> sources, int[] tally) {
             var out = spec.commandLine().getOut();
             int seen = 0;
             out.print(json ? "{\"messages\":[" : "");
-            for (var reader : readers) {
-                for (var mail = reader.next(); mail != null; mail = reader.next()) {
-                    var verdict = Verdict.of(mail, from);
-                    tally[verdict.kind().ordinal()]++;
-                    if (json) {
-                        out.print((seen > 0 ? "," : "") + Json.write(verdict.toJson()));
-                    } else if (seen < SHOWN) {
-                        out.print((seen > 0 ? "\n" : "") + Report.text(verdict));
+            try {
+                for (var source : sources) {
+                    try (var reader = MailReader.open(source)) {
+                        for (var mail = reader.next(); mail != null; mail = reader.next()) {
+                            var verdict = Verdict.of(mail, from);
+                            tally[verdict.kind().ordinal()]++;
+                            if (json) {
+                                out.print((seen > 0 ? "," : "") + Json.write(verdict.toJson()));
+                            } else if (seen < SHOWN) {
+                                out.print((seen > 0 ? "\n" : "") + Report.text(verdict));
+                            }
+                            seen++;
+                        }
                     }
-                    seen++;
                 }
+            } finally {
+                out.print(json ? "]}\n" : Report.summary(seen, tally));
+                out.flush();
             }
-            out.print(json ? "]}\n" : Report.summary(seen, tally));
-            out.flush();
         }
     }
 
@@ -382,6 +374,29 @@ class sac_tls implements Callable<Integer> {
             this.name = name;
         }
 
+        /**
+         * Stops early, before any output, on a source that cannot be opened. It opens
+         * nothing, so a Maildir's thousands of files need no file descriptor each.
+         */
+        static void preflight(String source) {
+            if (source.equals("-")) {
+                return;
+            }
+            var path = Path.of(source);
+            if (java.nio.file.Files.isDirectory(path)) {
+                throw new Failure(EXIT_USAGE, source + " is a directory; give the path of a"
+                        + " saved message, header block, mbox or web page.");
+            }
+            if (!java.nio.file.Files.exists(path)) {
+                throw new Failure(EXIT_USAGE, "cannot read " + source + ": there is no such"
+                        + " file.");
+            }
+            if (!java.nio.file.Files.isReadable(path)) {
+                throw new Failure(EXIT_USAGE, "cannot read " + source + ": permission denied;"
+                        + " copy the message somewhere readable or run as its owner.");
+            }
+        }
+
         static MailReader open(String source) {
             if (source.equals("-")) {
                 if (System.console() != null) {
@@ -390,13 +405,9 @@ class sac_tls implements Callable<Integer> {
                 }
                 return detect(System.in, "standard input", true);
             }
-            var path = Path.of(source);
-            if (java.nio.file.Files.isDirectory(path)) {
-                throw new Failure(EXIT_USAGE, source + " is a directory; give the path of a"
-                        + " saved message, header block, mbox or web page.");
-            }
+            preflight(source);
             try {
-                return detect(java.nio.file.Files.newInputStream(path), source, true);
+                return detect(java.nio.file.Files.newInputStream(Path.of(source)), source, true);
             } catch (java.nio.file.NoSuchFileException e) {
                 throw new Failure(EXIT_USAGE, "cannot read " + source + ": there is no such"
                         + " file.", e);

@@ -110,3 +110,21 @@ test_an_mbox_message_without_header_fields_is_skipped() {
     expect_status 1
     expect_json '[.messages[].verdict]' '["encrypted","unencrypted","unknown","encrypted"]'
 }
+
+test_a_maildir_of_a_thousand_files_is_read_with_few_file_descriptors() {
+    mkdir cur
+    for i in $(seq 1000); do cp "$FIXTURES/check/gmail-tls13.eml" "cur/$i.eml"; done
+    # The limit holds in a subshell only; stdout and stderr stay in $SCRATCH for the checks.
+    (ulimit -n 256 && run_sac check cur/* && exit "$status")
+    status=$? out=$SCRATCH/stdout err=$SCRATCH/stderr
+    expect_status 0
+    expect_out_contains "1,000 messages: 1,000 encrypted, 0 unencrypted, 0 unknown."
+}
+
+test_json_stays_valid_when_a_later_file_is_not_mail() {
+    run_sac check --json "$FIXTURES/check/gmail-tls13.eml" \
+        "$FIXTURES/check/page-without-message.html"
+    expect_status 2
+    expect_json '[.messages[].verdict]' '["encrypted"]'
+    expect_one_error_line
+}
