@@ -11,6 +11,9 @@
 #   run_sac_notty ARGS...      run_sac in a new session, so there is no terminal to ask on
 #   run_sac_tty INPUT ARGS...  run sac-tls on a pseudo-terminal that receives INPUT
 #   run_sac_as_nobody ARGS...  run sac-tls as the unprivileged user nobody
+#   sac_java ARGS...           run sac-tls's built jar with java directly, in the
+#                              background when called as `sac_java ... &`: then $! is the
+#                              JVM itself, so a test can kill it by its PID
 
 new_config() {
     CONF=${1:-$SCRATCH/etc}
@@ -49,7 +52,8 @@ run_sac_tty() {
     status=$?
 }
 
-run_sac_as_nobody() {
+# The jars are copied into $SCRATCH so that nobody can read them too.
+sac_classpath() {
     local classpath=$SCRATCH/classpath jar
     if [ ! -d "$classpath" ]; then
         mkdir -p "$classpath"
@@ -60,8 +64,20 @@ run_sac_as_nobody() {
         chmod -R a+rX "$classpath"
         chmod a+rx "$SCRATCH"
     fi
+}
+
+sac_java() {
+    sac_classpath
+    if [ "$BASHPID" != "$$" ]; then
+        exec java -cp "$SCRATCH/classpath/*" sac_tls "$@"
+    fi
+    java -cp "$SCRATCH/classpath/*" sac_tls "$@"
+}
+
+run_sac_as_nobody() {
+    sac_classpath
     out=$SCRATCH/stdout err=$SCRATCH/stderr
     setpriv --reuid=nobody --regid=nogroup --clear-groups \
-        java -cp "$classpath/*" sac_tls "$@" </dev/null >"$out" 2>"$err"
+        java -cp "$SCRATCH/classpath/*" sac_tls "$@" </dev/null >"$out" 2>"$err"
     status=$?
 }
