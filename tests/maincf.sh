@@ -15,6 +15,7 @@
 #                              background when called as `sac_java ... &`: then $! is the
 #                              JVM itself, so a test can kill it by its PID
 
+# shellcheck disable=SC2120
 new_config() {
     CONF=${1:-$SCRATCH/etc}
     mkdir -p "$CONF"
