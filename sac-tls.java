@@ -1470,6 +1470,12 @@ class sac_tls implements Callable<Integer> {
                 throw new Failure(EXIT_BROKEN, "restart failed: " + what + "; restoring "
                         + backup + " failed too: " + e.getMessage(), e);
             }
+            var invalid = validate(instance);
+            if (!invalid.isEmpty()) {
+                throw new Failure(EXIT_BROKEN, "restart failed: " + what + "; main.cf was"
+                        + " restored from " + backup + " but that fails validation too: "
+                        + String.join("; ", invalid) + ". Fix main.cf by hand now.");
+            }
             var again = reload ? reloadAndWatch(instance) : null;
             if (again != null) {
                 throw new Failure(EXIT_BROKEN, "restart failed: " + what + "; main.cf was"
@@ -1504,14 +1510,12 @@ class sac_tls implements Callable<Integer> {
                     List.of("maillog_file", "syslog_name"));
             var tag = values.getOrDefault("syslog_name", "postfix") + "/";
             var since = System.currentTimeMillis() / 1000 - 1;
-            var candidates = new ArrayList<String>();
-            candidates.add(values.getOrDefault("maillog_file", ""));
-            if (findProgram("journalctl") != null
+            var maillog = values.getOrDefault("maillog_file", "");
+            if (maillog.isEmpty() && findProgram("journalctl") != null
                     && Files.exists(Path.of("/run/systemd/journal/socket"))) {
                 return new MailLog(null, 0, since, tag);
             }
-            candidates.addAll(List.of("/var/log/mail.log", "/var/log/maillog"));
-            for (var candidate : candidates) {
+            for (var candidate : List.of(maillog, "/var/log/mail.log", "/var/log/maillog")) {
                 if (!candidate.isEmpty() && Files.isRegularFile(Path.of(candidate))) {
                     var path = Path.of(candidate);
                     try {

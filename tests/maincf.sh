@@ -5,6 +5,7 @@
 # running Postfix:
 #   new_config [DIR]           make DIR (default $SCRATCH/etc) a config directory whose
 #                              main.cf is standard input, with Debian's master.cf; sets $CONF
+#   age_config                 date $CONF/main.cf back a minute, as Postfix likes it
 #   effective NAME             the value postconf reads from $CONF/main.cf, $names expanded
 #   expect_effective NAME VAL  that value is VAL
 #   expect_unchanged FILE COPY FILE is byte for byte COPY
@@ -21,9 +22,17 @@ new_config() {
     mkdir -p "$CONF"
     cat >"$CONF/main.cf"
     cp /etc/postfix/master.cf "$CONF/master.cf"
+    age_config
+}
+
+# age_config: Postfix waits until a configuration file is a second old before reading it,
+# which costs every test a second or two; a real main.cf is older than that anyway.
+age_config() {
+    touch -d '-1 minute' "$CONF/main.cf" "$CONF/master.cf"
 }
 
 effective() {
+    age_config
     postconf -c "$CONF" -xh "$1" 2>/dev/null
 }
 

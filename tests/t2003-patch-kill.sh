@@ -48,11 +48,13 @@ test_a_kill_after_each_write_step_leaves_the_old_or_the_new_file() {
             [ "$seen" -lt "$step" ] || break
             sleep 0.05
         done
+        # The writer pauses 400 ms after each announcement; let the line be complete.
+        sleep 0.05
         kill -9 "$pid"
         wait "$pid" 2>/dev/null
         [ "$seen" -ge "$step" ] || fail "step $step was never announced"
-        outcomes="$outcomes $(tail -n 1 "$SCRATCH/steps" | sed 's/^sac-tls: step: //; s/ /_/g')=$(
-            classify "step $step")"
+        outcomes="$outcomes $(grep '^sac-tls: step: ' "$SCRATCH/steps" | sed -n "${step}p" \
+            | sed 's/^sac-tls: step: //; s/ /_/g')=$(classify "step $step")"
     done
     echo "    kills after each step:$outcomes"
     [ "$outcomes" = " temporary_file_written=old renamed=old backup_written=old\
