@@ -164,10 +164,10 @@ class sac_tls implements Callable<Integer> {
                 "70:internal error (a bug; run again with --verbose)"},
             footerHeading = "%nExamples:%n",
             footer = {
-                "  sac-tls patch --dry-run             show the diff, write nothing",
-                "  sudo sac-tls patch                   show the diff, ask, write",
-                "  sudo sac-tls patch --yes --json      for Ansible and other fleet tools",
-                "  sudo sac-tls patch -c /etc/postfix-out   a second Postfix instance",
+                "  sac-tls patch --dry-run                 show the diff, write nothing",
+                "  sudo sac-tls patch                      show the diff, ask, write",
+                "  sudo sac-tls patch --yes --json         for Ansible and other fleet tools",
+                "  sudo sac-tls patch -c /etc/postfix-out  a second Postfix instance",
                 "",
                 "Then run `sac-tls restart` (or use `sac-tls fix`, which does both)."})
     static class Patch implements Callable<Integer> {
@@ -216,7 +216,8 @@ class sac_tls implements Callable<Integer> {
                 "5:no Postfix or no main.cf",
                 "6:not root",
                 "8:validation or reload failed; main.cf was restored and Postfix reloaded",
-                "9:it failed and the rollback failed too: fix main.cf by hand now",
+                "9:it failed and the rollback failed too (or there was no backup to restore):"
+                        + " fix main.cf by hand now",
                 "70:internal error (a bug; run again with --verbose)"},
             footerHeading = "%nExamples:%n",
             footer = {
@@ -358,8 +359,10 @@ class sac_tls implements Callable<Integer> {
     static final List<String> TLS_LEVELS = List.of(
             "none", "may", "encrypt", "fingerprint", "dane", "dane-only", "verify", "secure");
 
-    /** Where distributions keep the CA bundle: Debian/Ubuntu/Alpine/Arch, RHEL/Fedora,
-     *  SUSE, FreeBSD base and ports. */
+    /**
+     * Where distributions keep the CA bundle: Debian, Ubuntu, Alpine and Arch; RHEL and
+     * Fedora; SUSE; FreeBSD base; FreeBSD ports.
+     */
     static final List<String> CA_BUNDLES = List.of(
             "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
             "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem",
@@ -401,7 +404,7 @@ class sac_tls implements Callable<Integer> {
     }
 
     /** A Postfix instance: its config directory, its main.cf and the commands that run it. */
-    record Instance(Path configDir, Path mainCf, String postconf, String postfix) {
+    record Instance(Path configDir, Path mainCf, String postconfPath, String postfixPath) {
 
         static Instance locate(Path option) {
             var postconf = findProgram("postconf");
@@ -435,7 +438,7 @@ class sac_tls implements Callable<Integer> {
         }
 
         Result postconf(List<String> args) {
-            var command = new ArrayList<>(List.of(postconf, "-c", configDir.toString()));
+            var command = new ArrayList<>(List.of(postconfPath, "-c", configDir.toString()));
             command.addAll(args);
             return run(command, POSTFIX_TIMEOUT);
         }
@@ -446,7 +449,7 @@ class sac_tls implements Callable<Integer> {
          * and its messages land in the result.
          */
         Result postfix(String... args) {
-            var command = new ArrayList<>(List.of(postfix, "-c", configDir.toString()));
+            var command = new ArrayList<>(List.of(postfixPath, "-c", configDir.toString()));
             command.addAll(List.of(args));
             var script = findProgram("script");
             if (script == null) {
@@ -462,8 +465,8 @@ class sac_tls implements Callable<Integer> {
         }
 
         boolean running() {
-            return run(List.of(postfix, "-c", configDir.toString(), "status"), POSTFIX_TIMEOUT)
-                    .ok();
+            return run(List.of(postfixPath, "-c", configDir.toString(), "status"),
+                    POSTFIX_TIMEOUT).ok();
         }
 
         /** The file to edit: main.cf itself, or the target of a symbolic link. */
@@ -525,7 +528,7 @@ class sac_tls implements Callable<Integer> {
 
     /** `postconf -c DIR -x NAME...`: each name's value with every $name expanded. */
     static Map<String, String> effectiveValues(Instance instance, Path dir, List<String> names) {
-        var args = new ArrayList<>(List.of(instance.postconf(), "-c", dir.toString(), "-x"));
+        var args = new ArrayList<>(List.of(instance.postconfPath(), "-c", dir.toString(), "-x"));
         args.addAll(names);
         var result = run(args, POSTFIX_TIMEOUT);
         if (!result.ok()) {
@@ -976,7 +979,7 @@ class sac_tls implements Callable<Integer> {
 
         /** `postconf -n` of a config directory: the names main.cf sets, with raw values. */
         static Map<String, String> explicitSettings(Instance instance, Path dir) {
-            var result = run(List.of(instance.postconf(), "-c", dir.toString(), "-n"),
+            var result = run(List.of(instance.postconfPath(), "-c", dir.toString(), "-n"),
                     POSTFIX_TIMEOUT);
             if (!result.ok()) {
                 throw new Failure(EXIT_NO_POSTFIX, "postconf cannot read " + dir.resolve("main.cf")
