@@ -283,8 +283,9 @@ class sac_tls implements Callable<Integer> {
                 ""},
             exitCodeListHeading = "%nExit codes:%n",
             exitCodeList = {
-                "0:outbound TLS is on and Postfix runs with it",
-                "4:you said no, or there is no terminal and --yes was not given",
+                "0:outbound TLS is on (Postfix reloaded, or stopped and told how to start)",
+                "4:you said no, there is no terminal and --yes was not given, or main.cf"
+                        + " keeps an explicit smtp_tls_security_level = none",
                 "5:no Postfix, no main.cf, no TLS support",
                 "6:not root, or permission denied on main.cf",
                 "7:read-only file system, full disk",
@@ -312,15 +313,22 @@ class sac_tls implements Callable<Integer> {
 
             var outcome = TlsPatcher.patch(instance, new PatchOptions(false, yes, false, false));
 
+            boolean running;
             if (outcome.written()) {
-                Reloader.restart(instance);
+                running = Reloader.restart(instance);
             } else {
                 System.out.println("main.cf is unchanged, so Postfix needs no reload.");
+                running = instance.running();
+            }
+            if (outcome.level().equals("none")) {
+                throw new Failure(EXIT_DECLINED, "outbound TLS stays off, since main.cf sets"
+                        + " smtp_tls_security_level = none and you did not confirm changing"
+                        + " it; run sac-tls fix on a terminal, without --yes, to be asked.");
             }
 
-            // Further steps that need a running, reloaded Postfix go here.
+            // Steps that need Postfix running with the new settings go here, when `running`.
 
-            printHowToVerify(instance);
+            printHowToVerify(instance, running);
             return EXIT_OK;
         }
     }
@@ -865,7 +873,8 @@ class sac_tls implements Callable<Integer> {
     record PatchOptions(boolean dryRun, boolean yes, boolean json, boolean suggestRestart) {
     }
 
-    record PatchOutcome(boolean changed, boolean written, Path backup) {
+    /** What patch did, and the effective security level main.cf now gives. */
+    record PatchOutcome(boolean changed, boolean written, Path backup, String level) {
     }
 
     /** patch and undo: decide, show, confirm, back up and write main.cf. */
@@ -907,7 +916,8 @@ class sac_tls implements Callable<Integer> {
                 confirmWrite(diff, options);
                 backup = Writer.backupAndReplace(target, oldBytes, newFile.bytes());
             }
-            var outcome = new PatchOutcome(changed, backup != null, backup);
+            var level = effectiveLevel(new Settings(after, Set.of(), List.of()));
+            var outcome = new PatchOutcome(changed, backup != null, backup, level);
             if (options.json()) {
                 printJson(instance, settings, decisions, after, diff, options, outcome);
             } else {
@@ -1365,7 +1375,8 @@ class sac_tls implements Callable<Integer> {
         private Reloader() {
         }
 
-        static void restart(Instance instance) {
+        /** Returns true when Postfix runs with the new settings, false when it is stopped. */
+        static boolean restart(Instance instance) {
             boolean running = instance.running();
             var problems = validate(instance);
             if (!problems.isEmpty()) {
@@ -1375,7 +1386,7 @@ class sac_tls implements Callable<Integer> {
                 System.out.println("The configuration is valid. Postfix is not running, so"
                         + " nothing was reloaded; start it with `systemctl start postfix@-`"
                         + " (Debian) or `postfix" + configOption(instance) + " start`.");
-                return;
+                return false;
             }
             var trouble = reloadAndWatch(instance);
             if (trouble != null) {
@@ -1384,6 +1395,7 @@ class sac_tls implements Callable<Integer> {
             System.out.println("Postfix reloaded and runs with the new settings (config"
                     + " directory " + instance.configDir() + ").");
             System.out.flush();
+            return true;
         }
 
         /** `postfix check` and the TLS values that postfix check does not look at. */
@@ -1601,12 +1613,16 @@ class sac_tls implements Callable<Integer> {
         }
     }
 
-    static void printHowToVerify(Instance instance) {
+    static void printHowToVerify(Instance instance, boolean running) {
         var sendmail = configOption(instance).isEmpty() ? "sendmail"
                 : "sendmail -C " + instance.configDir();
         var out = System.out;
         out.println();
         out.println("To verify that mail now leaves encrypted:");
+        if (!running) {
+            out.println("  0. Start Postfix: `systemctl start postfix@-` (Debian) or `postfix"
+                    + configOption(instance) + " start`.");
+        }
         out.println("  1. Send a test mail from this server to a Gmail address you can read:");
         out.println("       printf 'Subject: TLS test\\n\\nTest.\\n' | " + sendmail
                 + " you@gmail.com");

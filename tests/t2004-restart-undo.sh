@@ -94,3 +94,24 @@ test_undo_without_a_backup_is_exit_3() {
     expect_err_contains "there is no sac-tls backup of main.cf in $CONF"
     expect_one_error_line
 }
+
+test_fix_on_a_stopped_postfix_patches_validates_and_says_to_start_it() {
+    stopped_instance || { skip "needs root and Postfix"; return; }
+    run_sac_notty fix -c "$CONF" --yes
+    expect_status 0
+    expect_out_contains "+smtp_tls_security_level = may"
+    expect_out_contains "Postfix is not running, so nothing was reloaded"
+    expect_out_contains "0. Start Postfix"
+    expect_out_contains "sendmail -C $CONF you@gmail.com"
+    expect_effective smtp_tls_security_level may
+}
+
+test_fix_that_keeps_an_explicit_none_says_tls_stays_off() {
+    stopped_instance || { skip "needs root and Postfix"; return; }
+    echo 'smtp_tls_security_level = none' >>"$CONF/main.cf"
+    run_sac_notty fix -c "$CONF" --yes
+    expect_status 4
+    expect_err_contains "outbound TLS stays off"
+    expect_effective smtp_tls_security_level none
+    expect_effective smtp_tls_loglevel 1
+}
