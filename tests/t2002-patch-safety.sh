@@ -143,6 +143,7 @@ test_a_missing_main_cf_or_config_directory_is_one_sentence() {
 }
 
 test_no_postfix_installed_is_one_sentence() {
+    unshare -m true 2>/dev/null || { skip "cannot make a mount namespace"; return; }
     plain_config
     out=$SCRATCH/stdout err=$SCRATCH/stderr
     # shellcheck disable=SC2016
