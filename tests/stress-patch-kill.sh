@@ -34,7 +34,8 @@ for ((i = 0; i < runs; i++)); do
     reset
     java -cp "$classpath" sac_tls patch -c "$work/etc" --yes >/dev/null 2>&1 &
     pid=$!
-    sleep "$(awk -v r="$RANDOM" -v ms="$full_ms" 'BEGIN { printf "%.3f", (0.5 + 0.6 * r / 32767) * ms / 1000 }')"
+    sleep "$(awk -v r="$RANDOM" -v ms="$full_ms" \
+        'BEGIN { printf "%.3f", (0.5 + 0.6 * r / 32767) * ms / 1000 }')"
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     case "$(sha256sum <"$work/etc/main.cf")" in
