@@ -33,7 +33,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,7 +48,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -965,7 +963,7 @@ class sac_tls implements Callable<Integer> {
                 for (var name : names) {
                     var expected = writes.containsKey(name) ? writes.get(name)
                             : oldExplicit.get(name);
-                    if (!Objects.equals(expected, newExplicit.get(name))) {
+                    if (!java.util.Objects.equals(expected, newExplicit.get(name))) {
                         throw new Failure(EXIT_INTERNAL, "the edited main.cf would read " + name
                                 + " differently than intended, so nothing was written; please"
                                 + " report this with a copy of main.cf.");
@@ -1283,7 +1281,7 @@ class sac_tls implements Callable<Integer> {
                 }
             }
             pause("renamed");
-            try (var channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+            try (var channel = java.nio.channels.FileChannel.open(dir, StandardOpenOption.READ)) {
                 channel.force(true);
             } catch (IOException e) {
                 throw ioFailure(dir, "flush", e, true);
@@ -1293,8 +1291,8 @@ class sac_tls implements Callable<Integer> {
         private static void writeSynced(Path file, byte[] bytes) throws IOException {
             var mode = PosixFilePermissions.asFileAttribute(
                     PosixFilePermissions.fromString("rw-------"));
-            try (var channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW,
-                    StandardOpenOption.WRITE), mode)) {
+            var options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            try (var channel = java.nio.channels.FileChannel.open(file, options, mode)) {
                 var buffer = java.nio.ByteBuffer.wrap(bytes);
                 while (buffer.hasRemaining()) {
                     channel.write(buffer);
@@ -1552,7 +1550,7 @@ class sac_tls implements Callable<Integer> {
                         "--since", "@" + since, "SYSLOG_FACILITY=2"), Duration.ofSeconds(20));
                 return journal.out().lines().filter(line -> line.contains(tag)).toList();
             }
-            try (var channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            try (var channel = java.nio.channels.FileChannel.open(file, StandardOpenOption.READ)) {
                 channel.position(Math.min(offset, channel.size()));
                 var bytes = java.nio.channels.Channels.newInputStream(channel)
                         .readNBytes(8 << 20);
