@@ -378,18 +378,23 @@ class sac_tls implements Callable<Integer> {
                 ""},
             exitCodeListHeading = "%nExit codes:%n",
             exitCodeList = {
-                "0:outbound TLS is on (Postfix reloaded, or stopped and told how to start)",
+                "0:outbound TLS is on (Postfix reloaded, or stopped and told how to start);"
+                        + " with --send-to: the test mail went out over TLS",
+                "1:with --send-to: the test mail went out in cleartext",
+                "2:usage error, such as a --send-to that is not a mail address",
                 "4:you said no, there is no terminal and --yes was not given, or main.cf"
                         + " keeps an explicit smtp_tls_security_level = none",
                 "5:no Postfix, no main.cf, no TLS support",
                 "6:not root, or permission denied on main.cf",
-                "7:read-only file system, full disk",
+                "7:read-only file system, full disk; with --send-to: the test mail was not"
+                        + " delivered in time",
                 "8:the reload failed; main.cf was restored and Postfix reloaded",
                 "9:the reload failed and so did the rollback: fix main.cf by hand now",
                 "70:internal error (a bug; run again with --verbose)"},
             footerHeading = "%nExamples:%n",
             footer = {
                 "  sudo jbang sac-tls@OWNER/REPO fix",
+                "  sudo sac-tls fix --send-to you@gmail.com   and prove it with a test mail",
                 "  sudo sac-tls fix --yes              no questions (the diff is still shown)",
                 "  sudo sac-tls fix -c /etc/postfix-out"})
     static class Fix implements Callable<Integer> {
@@ -401,9 +406,25 @@ class sac_tls implements Callable<Integer> {
         @Option(names = "--yes", description = "Write and reload without asking.")
         boolean yes;
 
+        @Option(names = "--send-to", paramLabel = "ADDRESS",
+                description = "After the reload, send a short test mail to ADDRESS through this"
+                        + " Postfix, wait for its delivery in the mail log, and report whether"
+                        + " that delivery used TLS (protocol, cipher, trust) and to which MX.")
+        String sendTo;
+
+        @Option(names = "--wait", paramLabel = "SECONDS", defaultValue = "120",
+                description = "How long --send-to waits for the delivery (default: 120).")
+        int waitSeconds;
+
         @Override
         public Integer call() {
             requireRoot("fix");
+            if (sendTo != null) {
+                requireAddress(sendTo);
+            }
+            if (waitSeconds < 1) {
+                throw new Failure(EXIT_USAGE, "--wait takes a number of seconds, 1 or more.");
+            }
             var instance = Instance.locate(configDir);
 
             var outcome = TlsPatcher.patch(instance, new PatchOptions(false, yes, false, false));
@@ -421,8 +442,14 @@ class sac_tls implements Callable<Integer> {
                         + " it; run sac-tls fix on a terminal, without --yes, to be asked.");
             }
 
-            // Steps that need Postfix running with the new settings go here, when `running`.
-
+            if (sendTo != null && running) {
+                var proof = proveDelivery(instance.configDir(), sendTo, Duration.ofSeconds(waitSeconds));
+                printProof(proof, System.out);
+                return proof.exitCode();
+            }
+            if (sendTo != null) {
+                warn("Postfix is not running, so no test mail was sent to " + sendTo + ".");
+            }
             printHowToVerify(instance, running);
             return EXIT_OK;
         }
@@ -487,25 +514,12 @@ class sac_tls implements Callable<Integer> {
                 description = "Count deliveries to relays on this host (127.0.0.1, ::1) too.")
         boolean includeLoopback;
 
-        @Option(names = "--prove-send-to", hidden = true, paramLabel = "ADDRESS",
-                description = "Test-only entry of the fix --send-to engine.")
-        String proveSendTo;
-
-        @Option(names = "--prove-timeout", hidden = true, paramLabel = "SECONDS",
-                defaultValue = "60")
-        int proveTimeout;
-
         @Override
         public Integer call() {
             var dir = configDir != null ? configDir : mailConfig();
             if (dir != null && !java.nio.file.Files.isRegularFile(dir.resolve("main.cf"))) {
                 throw new Failure(EXIT_USAGE, dir + " holds no main.cf: give Postfix's"
                         + " configuration directory (usually /etc/postfix).");
-            }
-            if (proveSendTo != null) {
-                var proof = proveDelivery(dir, proveSendTo, Duration.ofSeconds(proveTimeout));
-                printProof(proof, System.out);
-                return proof.exitCode();
             }
             long sinceEpoch = since == null ? Long.MIN_VALUE
                     : LogTime.parseSince(since, java.time.Instant.now());
@@ -4739,10 +4753,7 @@ class sac_tls implements Callable<Integer> {
      * A mail passed through a content filter on this host is followed to its re-queued ID.
      */
     static DeliveryProof proveDelivery(Path configDir, String address, Duration timeout) {
-        if (!ADDRESS.matcher(address).matches()) {
-            throw new Failure(EXIT_USAGE, "'" + address + "' is not a mail address such as"
-                    + " you@gmail.com.");
-        }
+        requireAddress(address);
         var sources = LogFiles.defaults(configDir, Long.MIN_VALUE);
         var log = sources.get(sources.size() - 1);
         var watch = new LogWatch(log, java.time.Instant.now().getEpochSecond() - 1);
@@ -4777,6 +4788,14 @@ class sac_tls implements Callable<Integer> {
                 : "Postfix took the test mail (queue ID " + queueId + ") but did not try to"
                     + " deliver it within " + timeout.toSeconds() + " seconds; see mailq";
         return new DeliveryProof(address, messageId, queueId, last, log.name(), problem);
+    }
+
+    /** Refuses what sendmail could not take as one recipient (or would read as an option). */
+    static void requireAddress(String address) {
+        if (!ADDRESS.matcher(address).matches()) {
+            throw new Failure(EXIT_USAGE, "'" + address + "' is not a mail address such as"
+                    + " you@gmail.com.");
+        }
     }
 
     /** A delivery to a filter on this host that re-queued the mail: follow the new ID. */

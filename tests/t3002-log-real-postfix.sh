@@ -1,4 +1,4 @@
-# sac-tls log and the fix --send-to engine against real Postfix instances on 127.0.0.1: a
+# sac-tls log and fix --send-to against real Postfix instances on 127.0.0.1: a
 # sender relaying to a receiver that offers STARTTLS, first without TLS, then with
 # smtp_tls_security_level = may.
 
@@ -31,9 +31,9 @@ wait_sent() {
     return 1
 }
 
-# prove_to ADDRESS: the fix --send-to engine, through log's hidden test-only option.
-prove_to() {
-    run_sac log -c "$snd" --prove-send-to "$1" --prove-timeout 30
+# fix_send_to ADDRESS: fix on the sender, proving the result with a test mail to ADDRESS.
+fix_send_to() {
+    run_sac fix -c "$snd" --yes --send-to "$1" --wait 30
 }
 
 test_log_counts_real_cleartext_and_tls_deliveries_exactly() {
@@ -60,33 +60,43 @@ test_log_counts_real_cleartext_and_tls_deliveries_exactly() {
     expect_json '[.deliveries, .loopbackLeftOut]' '[0,5]'
 }
 
-test_send_to_reports_cleartext_then_tls_for_its_own_test_mail() {
+test_fix_send_to_reports_the_tls_of_its_own_test_mail() {
     pf_available || { skip "needs root, Postfix, openssl and swaks"; return; }
     start_pair || { fail "the Postfix instances did not start"; return; }
 
-    prove_to "$PF_RCPT"
-    expect_status 1
-    expect_out_contains "Test mail to $PF_RCPT"
-    expect_out_contains "Cleartext: this delivery did not use TLS"
-    expect_out_contains "status sent"
-    expect_out_contains "sac-tls check"
-
-    sender_tls may || { fail "cannot turn on TLS on the sender"; return; }
-    prove_to "$PF_RCPT"
+    fix_send_to "$PF_RCPT"
     expect_status 0
+    expect_out_contains "Test mail to $PF_RCPT"
     expect_out_contains "Encrypted: the mail travelled over TLS, TLSv1."
     grep -qE 'TLSv1\.[23] with cipher [A-Z0-9_-]+' "$SCRATCH/stdout" \
         || fail "no TLSv1.2 or TLSv1.3 with a cipher in the report"
     expect_out_contains "trust      Untrusted"
     expect_out_contains "handed to  127.0.0.1[127.0.0.1]:"
-    expect_err_empty
-    pf_wait_delivered "$(pf_maildir "$rcv")" 2 >/dev/null \
-        || fail "the receiver did not get both test mails"
+    expect_out_contains "sac-tls check"
+    pf_wait_delivered "$(pf_maildir "$rcv")" 1 >/dev/null \
+        || fail "the receiver did not get the test mail"
 }
 
-test_send_to_a_bad_address_is_a_usage_error() {
-    run_sac log --prove-send-to '-oi@x' --prove-timeout 5
+test_fix_send_to_reports_cleartext_when_the_mx_offers_no_starttls() {
+    pf_available || { skip "needs root, Postfix, openssl and swaks"; return; }
+    start_pair || { fail "the Postfix instances did not start"; return; }
+    postconf -c "$rcv" -e "smtpd_tls_security_level = none" \
+        && pf_cmd postfix -c "$rcv" reload >/dev/null \
+        || { fail "cannot turn STARTTLS off on the receiver"; return; }
+
+    fix_send_to "$PF_RCPT"
+    expect_status 1
+    expect_out_contains "Cleartext: this delivery did not use TLS"
+    expect_out_contains "status sent"
+    expect_out_contains "sac-tls check"
+}
+
+test_fix_send_to_a_bad_address_is_a_usage_error_and_changes_nothing() {
+    mkdir etc && printf 'myhostname = example.test\n' >etc/main.cf
+    cp etc/main.cf before.cf
+    run_sac fix -c "$SCRATCH/etc" --yes --send-to '-oi@x'
     expect_status 2
     expect_one_error_line
     expect_err_contains "is not a mail address"
+    cmp -s etc/main.cf before.cf || fail "main.cf changed"
 }
