@@ -38,3 +38,16 @@ test_the_catalog_alias_points_at_the_script() {
     expect_status 0
     expect_out_contains "sac-tls "
 }
+
+test_a_mistyped_command_gets_a_suggestion() {
+    run_sac chek message.eml
+    expect_status 2
+    expect_out_empty
+    expect_err_contains "Did you mean: sac-tls check"
+}
+
+test_a_command_named_after_global_options_still_runs() {
+    run_sac --verbose check --help
+    expect_status 0
+    expect_out_contains "Usage: sac-tls check"
+}
