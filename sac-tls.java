@@ -148,7 +148,7 @@ class sac_tls implements Callable<Integer> {
                 "check reports it as TLSv1, the least it can mean. Large mbox files show the",
                 "first 20 messages in full and count the rest.",
                 ""},
-            exitCodeListHeading = "%nExit status:%n",
+            exitCodeListHeading = "%nExit codes:%n",
             exitCodeList = {
                 "0:every message was handed over encrypted",
                 "1:at least one message was handed over without TLS",
@@ -344,8 +344,7 @@ class sac_tls implements Callable<Integer> {
             exitCodeListHeading = "%nExit codes:%n",
             exitCodeList = {
                 "0:main.cf restored (or already equal to the newest backup)",
-                "3:there is no sac-tls backup to restore",
-                "5:no Postfix or no main.cf",
+                "5:no Postfix, no main.cf, or no sac-tls backup to restore",
                 "6:not root, or main.cf cannot be written for lack of permission",
                 "7:read-only file system or full disk",
                 "8:the offered reload failed and main.cf was restored again",
@@ -2682,7 +2681,7 @@ class sac_tls implements Callable<Integer> {
             var target = instance.realMainCf();
             var backup = Writer.newestBackup(target);
             if (backup == null) {
-                throw new Failure(EXIT_UNKNOWN, "there is no sac-tls backup of main.cf in "
+                throw new Failure(EXIT_NO_POSTFIX, "there is no sac-tls backup of main.cf in "
                         + target.getParent() + ", so there is nothing to undo.");
             }
             var current = readMainCf(target);

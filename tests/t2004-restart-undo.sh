@@ -87,10 +87,10 @@ test_undo_restores_the_newest_backup_byte_for_byte() {
     expect_out_contains "already equals the newest backup"
 }
 
-test_undo_without_a_backup_is_exit_3() {
+test_undo_without_a_backup_is_exit_5() {
     new_config <<<'myhostname = mx.example.org'
     run_sac undo -c "$CONF"
-    expect_status 3
+    expect_status 5
     expect_err_contains "there is no sac-tls backup of main.cf in $CONF"
     expect_one_error_line
 }
