@@ -262,10 +262,8 @@ class sac_tls implements Callable<Integer> {
                 "",
                 "Then run `sac-tls restart` (or use `sac-tls fix`, which does both)."})
     static class Patch implements Callable<Integer> {
-        @Option(names = "-c", paramLabel = "CONFIG_DIR",
-                description = "Postfix config directory (default: $MAIL_CONFIG, else Postfix's"
-                        + " config_directory).")
-        Path configDir;
+        @CommandLine.Mixin
+        ConfigDir config;
 
         @Option(names = "--dry-run", description = "Show what would change; write nothing.")
         boolean dryRun;
@@ -279,7 +277,7 @@ class sac_tls implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            var instance = Instance.locate(configDir);
+            var instance = Instance.locate(config.dir);
             TlsPatcher.patch(instance, new PatchOptions(dryRun, yes, json, true));
             return EXIT_OK;
         }
@@ -319,15 +317,13 @@ class sac_tls implements Callable<Integer> {
                 "  sudo sac-tls restart",
                 "  sudo sac-tls restart -c /etc/postfix-out"})
     static class Restart implements Callable<Integer> {
-        @Option(names = "-c", paramLabel = "CONFIG_DIR",
-                description = "Postfix config directory (default: $MAIL_CONFIG, else Postfix's"
-                        + " config_directory).")
-        Path configDir;
+        @CommandLine.Mixin
+        ConfigDir config;
 
         @Override
         public Integer call() {
             requireRoot("restart");
-            Reloader.restart(Instance.locate(configDir));
+            Reloader.restart(Instance.locate(config.dir));
             return EXIT_OK;
         }
     }
@@ -353,15 +349,13 @@ class sac_tls implements Callable<Integer> {
             footerHeading = "%nExamples:%n",
             footer = {"  sudo sac-tls undo", "  sudo sac-tls undo -c /etc/postfix-out"})
     static class Undo implements Callable<Integer> {
-        @Option(names = "-c", paramLabel = "CONFIG_DIR",
-                description = "Postfix config directory (default: $MAIL_CONFIG, else Postfix's"
-                        + " config_directory).")
-        Path configDir;
+        @CommandLine.Mixin
+        ConfigDir config;
 
         @Override
         public Integer call() {
             requireRoot("undo");
-            TlsPatcher.undo(Instance.locate(configDir));
+            TlsPatcher.undo(Instance.locate(config.dir));
             return EXIT_OK;
         }
     }
@@ -397,10 +391,8 @@ class sac_tls implements Callable<Integer> {
                 "  sudo sac-tls fix --yes              no questions (the diff is still shown)",
                 "  sudo sac-tls fix -c /etc/postfix-out"})
     static class Fix implements Callable<Integer> {
-        @Option(names = "-c", paramLabel = "CONFIG_DIR",
-                description = "Postfix config directory (default: $MAIL_CONFIG, else Postfix's"
-                        + " config_directory).")
-        Path configDir;
+        @CommandLine.Mixin
+        ConfigDir config;
 
         @Option(names = "--yes", description = "Write and reload without asking.")
         boolean yes;
@@ -424,7 +416,7 @@ class sac_tls implements Callable<Integer> {
             if (waitSeconds < 1) {
                 throw new Failure(EXIT_USAGE, "--wait takes a number of seconds, 1 or more.");
             }
-            var instance = Instance.locate(configDir);
+            var instance = Instance.locate(config.dir);
 
             var outcome = TlsPatcher.patch(instance, new PatchOptions(false, yes, false, false));
 
@@ -442,7 +434,8 @@ class sac_tls implements Callable<Integer> {
             }
 
             if (sendTo != null && running) {
-                var proof = proveDelivery(instance.configDir(), sendTo, Duration.ofSeconds(waitSeconds));
+                var wait = Duration.ofSeconds(waitSeconds);
+                var proof = proveDelivery(instance.configDir(), sendTo, wait);
                 printProof(proof, System.out);
                 return proof.exitCode();
             }
@@ -504,10 +497,8 @@ class sac_tls implements Callable<Integer> {
         @Option(names = "--json", description = "Print the counts as JSON.")
         boolean json;
 
-        @Option(names = {"-c", "--config-dir"}, paramLabel = "DIR",
-                description = "Postfix configuration directory, to find its maillog_file"
-                    + " (default: MAIL_CONFIG, or Postfix's own default).")
-        Path configDir;
+        @CommandLine.Mixin
+        ConfigDir config;
 
         @Option(names = "--include-loopback",
                 description = "Count deliveries to relays on this host (127.0.0.1, ::1) too.")
@@ -515,7 +506,7 @@ class sac_tls implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            var dir = configDir != null ? configDir : mailConfig();
+            var dir = config.dir != null ? config.dir : mailConfig();
             if (dir != null && !java.nio.file.Files.isRegularFile(dir.resolve("main.cf"))) {
                 throw new Failure(EXIT_USAGE, dir + " holds no main.cf: give Postfix's"
                         + " configuration directory (usually /etc/postfix).");
@@ -4976,6 +4967,14 @@ class sac_tls implements Callable<Integer> {
     // Shared plumbing
     // ----------------------------------------------------------------------------------
 
+    /** The -c option of every command that works on a Postfix instance. */
+    static final class ConfigDir {
+        @Option(names = {"-c", "--config-dir"}, paramLabel = "DIR",
+                description = "Postfix configuration directory (default: $MAIL_CONFIG, else"
+                        + " Postfix's config_directory, usually /etc/postfix).")
+        Path dir;
+    }
+
     /**
      * A failure the user can act on: its message is printed as one sentence after
      * "sac-tls: ", and the command exits with its code. No stack trace unless --verbose.
@@ -5205,7 +5204,8 @@ class sac_tls implements Callable<Integer> {
         if (!UnmatchedArgumentException.printSuggestions(e, err)) {
             err.print(cmd.getHelp().fullSynopsis());
         }
-        err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for more information.");
+        err.println("Try '" + cmd.getCommandSpec().qualifiedName()
+                + " --help' for more information.");
         err.flush();
         return EXIT_USAGE;
     }
