@@ -6,21 +6,35 @@
 //JAVAC_OPTIONS -XDstringConcat=inline
 //DESCRIPTION sac-tls: make a small Postfix server hand its mail over with TLS, and prove it.
 //DESCRIPTION
+//DESCRIPTION Usage: sac-tls COMMAND [OPTIONS] (as root for patch, restart, undo and fix)
+//DESCRIPTION
 //DESCRIPTION Commands:
-//DESCRIPTION   check [FILE...]   read a received test mail and say, hop by hop, whether it
-//DESCRIPTION                     travelled over TLS (version, cipher, bits)
-//DESCRIPTION   patch             turn on opportunistic outbound TLS in main.cf (diff, backup)
+//DESCRIPTION   check [FILE...]   read a received test mail (.eml, pasted headers, mbox, or
+//DESCRIPTION                     Gmail's saved "Show original" page) and say, hop by hop,
+//DESCRIPTION                     whether it travelled over TLS (version, cipher, bits)
+//DESCRIPTION   patch             turn on opportunistic outbound TLS in main.cf: diff first,
+//DESCRIPTION                     backup, atomic write, never weakening a stronger setting
 //DESCRIPTION   restart           validate and reload Postfix, rolling back on failure
 //DESCRIPTION   undo              restore main.cf from the newest backup
-//DESCRIPTION   fix               patch, then restart: the one command to run
+//DESCRIPTION   fix               patch, then restart: the one command to run; --send-to
+//DESCRIPTION                     also proves it with a test mail
 //DESCRIPTION   log [FILE...]     count from the mail log which deliveries used TLS
 //DESCRIPTION
 //DESCRIPTION Examples:
 //DESCRIPTION   sac-tls check message.eml
-//DESCRIPTION   sac-tls fix --yes
-//DESCRIPTION   sac-tls log --since 1h
+//DESCRIPTION   sudo sac-tls fix --send-to you@gmail.com
+//DESCRIPTION   sac-tls log --since 1d
 //DESCRIPTION
-//DESCRIPTION Run `sac-tls COMMAND --help` for each command's options and exit codes.
+//DESCRIPTION Exit codes, shared by all commands: 0 all encrypted or done; 1 something went
+//DESCRIPTION out without TLS; 2 usage error or input that is not mail; 3 cannot tell;
+//DESCRIPTION 4 declined; 5 Postfix, main.cf, log or backup not found; 6 permission denied;
+//DESCRIPTION 7 I/O error or time-out; 8 reload failed and was rolled back; 9 the rollback
+//DESCRIPTION failed too; 70 internal error. Each command's --help lists its own.
+//DESCRIPTION
+//DESCRIPTION Known limits: check trusts only the receiving provider's Received fields, and
+//DESCRIPTION some receivers never record TLS. log needs smtp_tls_loglevel >= 1 before Postfix
+//DESCRIPTION 3.11. patch takes no lock against a concurrent postconf -e (it re-reads main.cf
+//DESCRIPTION before the rename instead). restart does not start a stopped Postfix.
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -2038,17 +2052,6 @@ class sac_tls implements Callable<Integer> {
                 throw ioFailure(mainCf, "read", e, false);
             }
         }
-    }
-
-    static String findProgram(String name) {
-        var dirs = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(":")));
-        dirs.addAll(List.of("/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/bin"));
-        for (var dir : dirs) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, name))) {
-                return Path.of(dir, name).toString();
-            }
-        }
-        return null;
     }
 
     /** What Postfix says about an instance: effective values, map types, master.cf -o. */
@@ -4200,7 +4203,7 @@ class sac_tls implements Callable<Integer> {
                     return withRotated(candidate, sinceEpoch);
                 }
             }
-            if (onPath("journalctl")) {
+            if (findProgram("journalctl") != null) {
                 debug("no log file found; reading journald");
                 return List.of(LogSource.journal(sinceEpoch));
             }
@@ -4211,7 +4214,11 @@ class sac_tls implements Callable<Integer> {
 
         /** A parameter's expanded value from postconf, or "" when postconf cannot tell. */
         static String postconf(Path configDir, String parameter) {
-            var command = new ArrayList<>(List.of("postconf"));
+            var postconf = findProgram("postconf");
+            if (postconf == null) {
+                return "";
+            }
+            var command = new ArrayList<>(List.of(postconf));
             if (configDir != null) {
                 command.addAll(List.of("-c", configDir.toString()));
             }
@@ -4223,16 +4230,6 @@ class sac_tls implements Callable<Integer> {
                 debug(e.getMessage());
                 return "";
             }
-        }
-
-        private static boolean onPath(String program) {
-            var path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
-            for (var dir : path.split(":")) {
-                if (!dir.isEmpty() && java.nio.file.Files.isExecutable(Path.of(dir, program))) {
-                    return true;
-                }
-            }
-            return false;
         }
 
         /** The file and its rotated siblings (mail.log.1, mail.log.2.gz, mail.log-DATE). */
@@ -4991,6 +4988,21 @@ class sac_tls implements Callable<Integer> {
             super(message, cause);
             this.exitCode = exitCode;
         }
+    }
+
+    /**
+     * The path of a program on PATH or in the sbin directories, where Postfix's commands
+     * live but which a user's PATH often lacks; null when there is none.
+     */
+    static String findProgram(String name) {
+        var dirs = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(":")));
+        dirs.addAll(List.of("/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/bin"));
+        for (var dir : dirs) {
+            if (!dir.isEmpty() && java.nio.file.Files.isExecutable(Path.of(dir, name))) {
+                return Path.of(dir, name).toString();
+            }
+        }
+        return null;
     }
 
     /** What a finished program printed, and its exit status. */

@@ -3,7 +3,7 @@
 test_help_lists_the_exit_codes_and_examples() {
     run_sac check --help
     expect_status 0
-    expect_out_contains "Exit status:"
+    expect_out_contains "Exit codes:"
     expect_out_contains "  0   every message was handed over encrypted"
     expect_out_contains "  1   at least one message was handed over without TLS"
     expect_out_contains "  2   usage error, or the input is not a mail message"

@@ -9,14 +9,9 @@
 # check_says FILE STATUS: `sac-tls check --from sender.test FILE` exits with STATUS and
 # says "not encrypted" (STATUS 1) or "encrypted" with TLSv1.2 or TLSv1.3 (STATUS 0). Every
 # hop here comes from 127.0.0.1, which check counts as inside the network, so --from names
-# the hop to judge. Where check is still the skeleton's stub (this branch before the merge)
-# a note is printed instead, and the Received field assertions of the test decide alone.
+# the hop to judge.
 check_says() {
     run_sac check --from sender.test "$1"
-    if grep -qE "not built yet|Unmatched argument|Unknown option" "$err"; then
-        echo "    note: check is not built here; the Received field alone was checked"
-        return
-    fi
     expect_status "$2"
     if [ "$2" -eq 1 ]; then
         grep -qiE 'not encrypted|unencrypted' "$out" || fail "check does not say not encrypted"
