@@ -1930,7 +1930,7 @@ class sac_tls implements Callable<Integer> {
 
     static final Duration POSTFIX_TIMEOUT = Duration.ofSeconds(60);
 
-    /** The outbound TLS security levels Postfix knows (src/tls/tls_level.c), weakest first. */
+    /** The outbound TLS security levels Postfix knows, weakest first. */
     static final List<String> TLS_LEVELS = List.of(
             "none", "may", "encrypt", "fingerprint", "dane", "dane-only", "verify", "secure");
 

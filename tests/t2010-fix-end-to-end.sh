@@ -1,4 +1,4 @@
-# The end-to-end test of issue 3: two real Postfix instances on 127.0.0.1, a receiver
+# The end-to-end test of fix: two real Postfix instances on 127.0.0.1, a receiver
 # offering STARTTLS and a sender with no TLS settings relaying to it. fix turns TLS on, a
 # broken configuration is rolled back, and undo brings back the original main.cf.
 # shellcheck source=tests/maincf.sh
