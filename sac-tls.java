@@ -3060,54 +3060,47 @@ class sac_tls implements Callable<Integer> {
     }
 
     /**
-     * Reads what one instance logs after a point in time: its maillog_file, else journald,
-     * else /var/log/mail.log or /var/log/maillog. Used only to confirm a reload.
+     * Reads what one instance logs after a point in time, from the source `sac-tls log`
+     * would read (maillog_file, else mail.log or maillog, else journald). Used only to
+     * confirm a reload.
      */
     static final class MailLog {
-        final Path file;
+        final LogSource source;
         final long offset;
         final long since;
         final String tag;
 
-        private MailLog(Path file, long offset, long since, String tag) {
-            this.file = file;
+        private MailLog(LogSource source, long offset, long since, String tag) {
+            this.source = source;
             this.offset = offset;
             this.since = since;
             this.tag = tag;
         }
 
         static MailLog open(Instance instance) {
-            var values = effectiveValues(instance, instance.configDir(),
-                    List.of("maillog_file", "syslog_name"));
-            var tag = values.getOrDefault("syslog_name", "postfix") + "/";
+            var tag = effectiveValues(instance, instance.configDir(), List.of("syslog_name"))
+                    .getOrDefault("syslog_name", "postfix") + "/";
             var since = System.currentTimeMillis() / 1000 - 1;
-            var maillog = values.getOrDefault("maillog_file", "");
-            if (maillog.isEmpty() && findProgram("journalctl") != null
-                    && Files.exists(Path.of("/run/systemd/journal/socket"))) {
-                return new MailLog(null, 0, since, tag);
+            try {
+                var sources = LogFiles.defaults(instance.configDir(), since);
+                var source = sources.get(sources.size() - 1);
+                var offset = source.file() == null ? 0 : Files.size(source.file());
+                return new MailLog(source, offset, since, tag);
+            } catch (Failure | IOException e) {
+                debug(e.getMessage());
+                return new MailLog(null, -1, since, tag);
             }
-            for (var candidate : List.of(maillog, "/var/log/mail.log", "/var/log/maillog")) {
-                if (!candidate.isEmpty() && Files.isRegularFile(Path.of(candidate))) {
-                    var path = Path.of(candidate);
-                    try {
-                        return new MailLog(path, Files.size(path), since, tag);
-                    } catch (IOException e) {
-                        debug("cannot read " + path + ": " + e.getMessage());
-                    }
-                }
-            }
-            return new MailLog(null, -1, since, tag);
         }
 
         List<String> newLines() {
             if (offset < 0) {
                 return List.of();
             }
-            if (file == null) {
-                var journal = run(List.of("journalctl", "--no-pager", "-q", "-o", "short",
-                        "--since", "@" + since, "SYSLOG_FACILITY=2"), Duration.ofSeconds(20));
+            if (source.file() == null) {
+                var journal = run(LogSource.journal(since).command(), Duration.ofSeconds(20));
                 return journal.out().lines().filter(line -> line.contains(tag)).toList();
             }
+            var file = source.file();
             try (var channel = java.nio.channels.FileChannel.open(file, StandardOpenOption.READ)) {
                 channel.position(Math.min(offset, channel.size()));
                 var bytes = java.nio.channels.Channels.newInputStream(channel)
@@ -3154,7 +3147,7 @@ class sac_tls implements Callable<Integer> {
                 sleep(250);
             }
             if (quietUntil == Long.MAX_VALUE) {
-                warn("the log " + (file == null ? "(journald)" : file) + " shows no reload line"
+                warn("the log " + source.name() + " shows no reload line"
                         + " within 15 seconds; check that Postfix took the new settings.");
             }
             return null;
