@@ -2615,11 +2615,14 @@ class sac_tls implements Callable<Integer> {
                     + instance.configDir() + " (compatibility_level "
                     + settings.get("compatibility_level") + ")");
             out.print(diff);
+            if (!diff.isEmpty()) {
+                out.println();
+            }
             for (var decision : decisions) {
                 var before = decision.before().isEmpty() ? "(empty)" : decision.before();
                 out.println(clean(String.format("  %-32s %s", decision.name(), decision.changes()
-                        ? before + " -> " + decision.write() + "  (" + decision.reason() + ")"
-                        : "kept: " + before + "  (" + decision.reason() + ")")));
+                        ? before + " -> " + decision.write() : "kept: " + before)));
+                out.println(clean("      " + decision.reason()));
             }
             if (!changed) {
                 out.println("Outbound TLS is already set up as sac-tls would set it; nothing to"

@@ -90,7 +90,8 @@ smtp_tls_security_level = may
 EOF
     run_sac patch -c "$CONF" --yes
     expect_status 0
-    expect_out_contains "kept: $SCRATCH/pki/ca-bundle.crt  (already a CA bundle)"
+    expect_out_contains "kept: $SCRATCH/pki/ca-bundle.crt"
+    expect_out_contains "      already a CA bundle"
     expect_effective smtp_tls_CAfile "$SCRATCH/pki/ca-bundle.crt"
     expect_effective smtp_tls_CApath "$SCRATCH/pki/certs"
     expect_effective smtp_tls_loglevel 1
