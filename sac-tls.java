@@ -450,6 +450,7 @@ class sac_tls implements Callable<Integer> {
             if (sendTo != null && running) {
                 var wait = Duration.ofSeconds(waitSeconds);
                 var proof = proveDelivery(instance.configDir(), sendTo, wait);
+                System.out.println();
                 printProof(proof, System.out);
                 return proof.exitCode();
             }
@@ -4931,7 +4932,8 @@ class sac_tls implements Callable<Integer> {
             out.println(style("@|bold,green Encrypted:|@ ") + "the mail travelled over TLS"
                     + (d.protocol() == null ? "" : ", " + clean(d.protocol()) + " with cipher "
                     + clean(d.cipher())) + ".");
-            out.println("  trust      " + d.tlsClass() + ": " + trustMeaning(d.tlsClass()));
+            out.println("  trust      " + d.tlsClass());
+            out.println("             " + trustMeaning(d.tlsClass()));
         } else {
             out.println(style("@|bold,red Cleartext:|@ ") + "this delivery did not use TLS;"
                     + " anyone on the path could read it.");
@@ -4946,13 +4948,13 @@ class sac_tls implements Callable<Integer> {
 
     private static String trustMeaning(String tlsClass) {
         return switch (tlsClass) {
-            case "Verified" -> "the receiver's certificate matched its name, as policy asked.";
-            case "Trusted" -> "the receiver's certificate is signed by a known authority"
+            case "Verified" -> "The receiver's certificate matched its name, as policy asked.";
+            case "Trusted" -> "The receiver's certificate is signed by a known authority"
                     + " (its name was not required to match).";
-            case "Untrusted" -> "encrypted, but the receiver's certificate was not checked;"
+            case "Untrusted" -> "Encrypted, but the receiver's certificate was not checked;"
                     + " that is normal for opportunistic TLS.";
-            case "Anonymous" -> "encrypted, but the receiver showed no certificate.";
-            default -> "encrypted; Postfix did not log how far the certificate was trusted.";
+            case "Anonymous" -> "Encrypted, but the receiver showed no certificate.";
+            default -> "Encrypted; Postfix did not log how far the certificate was trusted.";
         };
     }
 
