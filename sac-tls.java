@@ -4942,8 +4942,9 @@ class sac_tls implements Callable<Integer> {
         if (d.status().equals("deferred")) {
             out.println("  Postfix will try again later; this attempt was deferred.");
         }
-        out.println("To see it from the receiver's side too, save the received message with"
-                + " all its headers and run: sac-tls check message.eml");
+        out.println("To see it from the receiver's side too, save the received message with all"
+                + " its headers");
+        out.println("and run: sac-tls check message.eml");
     }
 
     private static String trustMeaning(String tlsClass) {
@@ -4951,8 +4952,8 @@ class sac_tls implements Callable<Integer> {
             case "Verified" -> "The receiver's certificate matched its name, as policy asked.";
             case "Trusted" -> "The receiver's certificate is signed by a known authority"
                     + " (its name was not required to match).";
-            case "Untrusted" -> "Encrypted, but the receiver's certificate was not checked;"
-                    + " that is normal for opportunistic TLS.";
+            case "Untrusted" -> "Encrypted; the certificate was not checked, as usual for"
+                    + " opportunistic TLS.";
             case "Anonymous" -> "Encrypted, but the receiver showed no certificate.";
             default -> "Encrypted; Postfix did not log how far the certificate was trusted.";
         };
