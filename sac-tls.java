@@ -3156,14 +3156,6 @@ class sac_tls implements Callable<Integer> {
             }
             return null;
         }
-
-        private static void sleep(long millis) {
-            try {
-                Thread.sleep(millis);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 
     static void printHowToVerify(Instance instance, boolean running) {
@@ -4740,11 +4732,11 @@ class sac_tls implements Callable<Integer> {
         requireAddress(address);
         var sources = LogFiles.defaults(configDir, Long.MIN_VALUE);
         var log = sources.get(sources.size() - 1);
-        var watch = new LogWatch(log, java.time.Instant.now().getEpochSecond() - 1);
         var host = LogFiles.postconf(configDir, "myhostname");
         var messageId = "<sac-tls." + System.currentTimeMillis() + "."
                 + Long.toHexString(new java.security.SecureRandom().nextLong() >>> 1) + "@"
                 + (host.isEmpty() ? "localhost" : host) + ">";
+        var watch = new LogWatch(log, java.time.Instant.now().getEpochSecond() - 1, messageId);
         sendTestMail(configDir, address, messageId);
 
         var deadline = System.nanoTime() + timeout.toNanos();
@@ -4752,7 +4744,7 @@ class sac_tls implements Callable<Integer> {
         Delivery last = null;
         long lastSeen = 0;
         while (System.nanoTime() < deadline) {
-            var found = watch.poll(messageId, queueIds);
+            var found = watch.poll(queueIds);
             if (found != null && found != last) {
                 last = found;
                 lastSeen = System.nanoTime();
@@ -4797,8 +4789,6 @@ class sac_tls implements Callable<Integer> {
         var sendmail = LogFiles.postconf(configDir, "sendmail_path");
         var command = List.of(sendmail.isEmpty() ? "/usr/sbin/sendmail" : sendmail, "-i",
                 "--", address);
-        debug("running: " + String.join(" ", command) + (configDir == null ? ""
-                : " with MAIL_CONFIG=" + configDir));
         var date = java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME
                 .format(java.time.ZonedDateTime.now());
         var message = "To: <" + address + ">\r\n"
@@ -4808,42 +4798,13 @@ class sac_tls implements Callable<Integer> {
                 + "\r\n"
                 + "This message tests whether this server hands its mail over with TLS.\r\n"
                 + "It was sent by sac-tls; you may delete it.\r\n";
-        try {
-            var builder = new ProcessBuilder(command).redirectErrorStream(true);
-            if (configDir != null) {
-                builder.environment().put("MAIL_CONFIG", configDir.toString());
-            }
-            var process = builder.start();
-            var output = readAllAsync(process.getInputStream());
-            try (var in = process.getOutputStream()) {
-                in.write(message.getBytes(StandardCharsets.UTF_8));
-            }
-            if (!process.waitFor(60, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                throw new Failure(EXIT_IO, "sendmail did not take the test mail within 60"
-                        + " seconds.");
-            }
-            if (process.exitValue() != 0) {
-                throw new Failure(EXIT_IO, "sendmail refused the test mail (status "
-                        + process.exitValue() + "): " + output.get().trim());
-            }
-        } catch (IOException e) {
-            throw new Failure(EXIT_NO_POSTFIX, "cannot run " + command.get(0) + ": "
-                    + e.getMessage() + ".", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Failure(EXIT_IO, "interrupted while sending the test mail.");
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new Failure(EXIT_IO, "cannot read what sendmail said.", e);
-        }
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Failure(EXIT_IO, "interrupted while waiting for the test delivery.");
+        var environment = configDir == null ? Map.<String, String>of()
+                : Map.of("MAIL_CONFIG", configDir.toString());
+        var result = run(command, Duration.ofSeconds(60),
+                message.getBytes(StandardCharsets.UTF_8), environment);
+        if (!result.ok()) {
+            throw new Failure(EXIT_IO, "sendmail refused the test mail (status "
+                    + result.status() + "): " + (result.out() + result.err()).trim());
         }
     }
 
@@ -4854,13 +4815,17 @@ class sac_tls implements Callable<Integer> {
     static final class LogWatch {
         private final LogSource log;
         private final long startEpoch;
+        private final java.util.regex.Pattern marker;
         private long offset;
         private final List<Delivery> deliveries = new ArrayList<>();
         private LogScanner scanner = new LogScanner(true, Long.MIN_VALUE, deliveries::add);
 
-        LogWatch(LogSource log, long startEpoch) {
+        /** Watches log for the queue IDs of the message with this Message-ID. */
+        LogWatch(LogSource log, long startEpoch, String messageId) {
             this.log = log;
             this.startEpoch = startEpoch;
+            this.marker = java.util.regex.Pattern.compile("([0-9A-Za-z]+): message-id="
+                    + java.util.regex.Pattern.quote(messageId));
             try {
                 offset = log.file() == null ? 0 : java.nio.file.Files.size(log.file());
             } catch (IOException e) {
@@ -4869,13 +4834,11 @@ class sac_tls implements Callable<Integer> {
         }
 
         /** Reads what is new; returns the last delivery of the test mail seen so far. */
-        Delivery poll(String messageId, Set<String> queueIds) {
+        Delivery poll(Set<String> queueIds) {
             var bytes = log.file() != null ? readNew() : readJournal();
-            var text = new String(bytes, StandardCharsets.UTF_8);
-            var marker = java.util.regex.Pattern.compile("([0-9A-Za-z]+): message-id="
-                    + java.util.regex.Pattern.quote(messageId)).matcher(text);
-            while (marker.find()) {
-                queueIds.add(marker.group(1));
+            var found = marker.matcher(new String(bytes, StandardCharsets.UTF_8));
+            while (found.find()) {
+                queueIds.add(found.group(1));
             }
             scanner.scan(bytes, 0, bytes.length);
             Delivery last = null;
@@ -5016,12 +4979,22 @@ class sac_tls implements Callable<Integer> {
      * waits at most {@code timeout}. Missing programs and time-outs become Failures.
      */
     static Result run(List<String> command, Duration timeout) {
-        debug("running: " + String.join(" ", command));
+        return run(command, timeout, null, Map.of());
+    }
+
+    /** The same, writing {@code input} (when not null) to its stdin, with extra environment. */
+    static Result run(List<String> command, Duration timeout, byte[] input,
+            Map<String, String> environment) {
+        debug("running: " + (environment.isEmpty() ? "" : environment + " ")
+                + String.join(" ", command));
         Process process;
         try {
-            process = new ProcessBuilder(command)
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .start();
+            var builder = new ProcessBuilder(command);
+            builder.environment().putAll(environment);
+            if (input == null) {
+                builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            }
+            process = builder.start();
         } catch (IOException e) {
             throw new Failure(EXIT_NO_POSTFIX, "cannot run " + command.get(0) + ": "
                     + e.getMessage() + ".", e);
@@ -5029,6 +5002,9 @@ class sac_tls implements Callable<Integer> {
         try {
             var out = readAllAsync(process.getInputStream());
             var err = readAllAsync(process.getErrorStream());
+            if (input != null) {
+                writeInput(process, input);
+            }
             if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly();
                 throw new Failure(EXIT_IO, command.get(0) + " did not finish within "
@@ -5043,6 +5019,25 @@ class sac_tls implements Callable<Integer> {
             throw new Failure(EXIT_IO, "interrupted while waiting for " + command.get(0) + ".");
         } catch (java.util.concurrent.ExecutionException e) {
             throw new Failure(EXIT_IO, "cannot read the output of " + command.get(0) + ".", e);
+        }
+    }
+
+    /** A program that exits without reading all its input is judged by its exit status. */
+    private static void writeInput(Process process, byte[] input) {
+        try (var in = process.getOutputStream()) {
+            in.write(input);
+        } catch (IOException e) {
+            debug("the program stopped reading its input: " + e.getMessage());
+        }
+    }
+
+    /** Waits, and turns an interruption (which nothing in sac-tls sends) into a Failure. */
+    static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Failure(EXIT_IO, "interrupted while waiting.");
         }
     }
 
