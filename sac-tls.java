@@ -2093,9 +2093,16 @@ class sac_tls implements Callable<Integer> {
 
     /** `postconf -c DIR -x NAME...`: each name's value with every $name expanded. */
     static Map<String, String> effectiveValues(Instance instance, Path dir, List<String> names) {
-        var args = new ArrayList<>(List.of(instance.postconfPath(), "-c", dir.toString(), "-x"));
+        var args = new ArrayList<>(List.of("-x"));
         args.addAll(names);
-        var result = run(args, POSTFIX_TIMEOUT);
+        return postconfValues(instance, dir, args);
+    }
+
+    /** Runs `postconf -c DIR ARGS` and reads its "name = value" lines, in their order. */
+    static Map<String, String> postconfValues(Instance instance, Path dir, List<String> args) {
+        var command = new ArrayList<>(List.of(instance.postconfPath(), "-c", dir.toString()));
+        command.addAll(args);
+        var result = run(command, POSTFIX_TIMEOUT);
         if (!result.ok()) {
             throw new Failure(EXIT_NO_POSTFIX, "postconf cannot read " + dir.resolve("main.cf")
                     + ": " + firstLine(result.err()) + ".");
@@ -2546,20 +2553,7 @@ class sac_tls implements Callable<Integer> {
 
         /** `postconf -n` of a config directory: the names main.cf sets, with raw values. */
         static Map<String, String> explicitSettings(Instance instance, Path dir) {
-            var result = run(List.of(instance.postconfPath(), "-c", dir.toString(), "-n"),
-                    POSTFIX_TIMEOUT);
-            if (!result.ok()) {
-                throw new Failure(EXIT_NO_POSTFIX, "postconf cannot read " + dir.resolve("main.cf")
-                        + ": " + firstLine(result.err()) + ".");
-            }
-            var values = new java.util.TreeMap<String, String>();
-            for (var line : result.out().split("\n")) {
-                int eq = line.indexOf('=');
-                if (eq > 0) {
-                    values.put(line.substring(0, eq).trim(), line.substring(eq + 1).trim());
-                }
-            }
-            return values;
+            return postconfValues(instance, dir, List.of("-n"));
         }
 
         static void deleteTree(Path dir) {
